@@ -1,0 +1,117 @@
+// Package atomicfile writes a file so that it appears under its final name
+// complete or not at all.
+//
+// Create makes a hidden temporary file in the destination folder; Commit
+// syncs, closes and renames it into place and syncs the folder; Abort removes
+// it. Readers of the final name never see a partial file, and a failed run
+// never replaces the previous one.
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TempPrefix starts the name of every temporary file this package creates,
+// so that a later run can recognise leftovers of a killed one.
+const TempPrefix = ".lms-backup-tmp-"
+
+// File is a file being written. It is not safe for concurrent use.
+type File struct {
+	f     *os.File
+	final string
+	done  bool
+}
+
+// Create starts writing path. The file gets exactly mode perm (set with
+// Chmod, so the umask does not change it). The folder must exist.
+func Create(path string, perm os.FileMode) (*File, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if base == "" {
+		return nil, fmt.Errorf("create %s: the output path names a folder, not a file", path)
+	}
+	f, err := os.CreateTemp(dir, TempPrefix+base+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &File{f: f, final: path}, nil
+}
+
+// Name returns the final path.
+func (a *File) Name() string { return a.final }
+
+// TempName returns the temporary path the data goes to until Commit.
+func (a *File) TempName() string { return a.f.Name() }
+
+// Write writes to the temporary file.
+func (a *File) Write(p []byte) (int, error) {
+	if a.done {
+		return 0, os.ErrClosed
+	}
+	return a.f.Write(p)
+}
+
+// Commit makes the file visible under its final name, replacing any file
+// there. After an error the temporary file is removed and the final name is
+// untouched.
+func (a *File) Commit() error {
+	if a.done {
+		return os.ErrClosed
+	}
+	a.done = true
+	tmp := a.f.Name()
+	if err := a.f.Sync(); err != nil {
+		a.f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", a.final, err)
+	}
+	if err := a.f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", a.final, err)
+	}
+	if err := os.Rename(tmp, a.final); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename into %s: %w", a.final, err)
+	}
+	return syncDir(filepath.Dir(a.final))
+}
+
+// Abort removes the temporary file. It is a no-op after Commit or Abort, so
+// it can be deferred unconditionally.
+func (a *File) Abort() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	a.f.Close()
+	if err := os.Remove(a.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove temporary file: %w", err)
+	}
+	return nil
+}
+
+// IsTemp reports whether name (a base name) is a temporary file of this package.
+func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package dumpfile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// MaxFrame bounds the text a Reader accepts before a frame's end marker. A
+// frame holds at least one whole row, so this is also the largest row a dump
+// can carry back.
+const MaxFrame = 1 << 30
+
+var (
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	gzipMagic = []byte{0x1f, 0x8b}
+)
+
+// Frame is one checked frame read from a dump.
+type Frame struct {
+	Info FrameInfo
+	// Data is the frame's SQL text without its marker line. It is valid
+	// until the next call to Next.
+	Data []byte
+	// Offset is the position of Data[0] in the uncompressed text.
+	Offset int64
+	// Index is the 0-based position of the frame in the file.
+	Index int
+}
+
+// Reader reads and checks the frames of a dump. It is not safe for
+// concurrent use.
+type Reader struct {
+	src     io.Reader
+	br      *bufio.Reader
+	zstd    *zstd.Decoder
+	comp    Compression
+	buf     []byte
+	offset  int64
+	frames  int
+	header  *Header
+	trailer *Trailer
+	rows    map[string]int64
+	parts   map[string]int
+	done    bool
+	err     error
+}
+
+// NewReader detects the compression of r from its first bytes and checks
+// that it holds an lms-backup dump. It does not close r; call Close to
+// release the decompressor.
+func NewReader(r io.Reader) (*Reader, error) {
+	raw := bufio.NewReaderSize(r, 64<<10)
+	magic, err := raw.Peek(4)
+	if err != nil && len(magic) == 0 {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: the input is empty", ErrNotDump)
+		}
+		return nil, fmt.Errorf("read dump: %w", err)
+	}
+	rd := &Reader{src: raw, rows: map[string]int64{}, parts: map[string]int{}}
+	var text io.Reader
+	switch {
+	case bytes.HasPrefix(magic, zstdMagic):
+		rd.comp = Zstd
+		dec, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxFrame))
+		if err != nil {
+			return nil, fmt.Errorf("start zstd: %w", err)
+		}
+		rd.zstd = dec
+		text = dec
+	case bytes.HasPrefix(magic, gzipMagic):
+		rd.comp = Gzip
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: gzip header: %v", ErrCorrupt, err)
+		}
+		text = gz
+	default:
+		rd.comp = None
+		text = raw
+	}
+	rd.br = bufio.NewReaderSize(text, 1<<20)
+	first, err := rd.br.Peek(len(headerPrefix))
+	if string(first) != headerPrefix {
+		if err != nil && !errors.Is(err, io.EOF) && rd.comp != None {
+			return nil, fmt.Errorf("%w: cannot decompress the start (%s): %v", ErrCorrupt, rd.comp, err)
+		}
+		rd.Close()
+		return nil, fmt.Errorf("%w: it does not start with %q (for a plain SQL script use the mariadb client)", ErrNotDump, headerPrefix)
+	}
+	return rd, nil
+}
+
+// Compression returns the detected compression.
+func (r *Reader) Compression() Compression { return r.comp }
+
+// Header returns the dump's header; nil until the first frame was read.
+func (r *Reader) Header() *Header { return r.header }
+
+// Trailer returns the dump's trailer; nil until the last frame was read.
+func (r *Reader) Trailer() *Trailer { return r.trailer }
+
+// Next reads and checks the next frame. It returns io.EOF after the trailer
+// frame, and an error wrapping ErrCorrupt for a damaged or truncated dump.
+// Errors are sticky.
+func (r *Reader) Next() (*Frame, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.done {
+		r.err = io.EOF
+		if _, err := r.br.ReadByte(); err != io.EOF {
+			r.err = fmt.Errorf("%w: unexpected data after the trailer at byte %d", ErrCorrupt, r.offset)
+		}
+		return nil, r.err
+	}
+	f, err := r.next()
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	return f, nil
+}
+
+func (r *Reader) next() (*Frame, error) {
+	r.buf = r.buf[:0]
+	for {
+		lineStart := len(r.buf)
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = r.br.ReadSlice('\n')
+			r.buf = append(r.buf, chunk...)
+			if err != bufio.ErrBufferFull {
+				break
+			}
+			if len(r.buf) > MaxFrame {
+				return nil, fmt.Errorf("%w: frame %d at byte %d has no end marker within %d MiB", ErrCorrupt, r.frames+1, r.offset, MaxFrame>>20)
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				if len(r.buf) == 0 {
+					return nil, fmt.Errorf("%w: the file ends after %d frames without the trailer: the dump did not finish", ErrCorrupt, r.frames)
+				}
+				return nil, fmt.Errorf("%w: the file ends inside frame %d (starting at byte %d): truncated", ErrCorrupt, r.frames+1, r.offset)
+			}
+			return nil, fmt.Errorf("%w: frame %d at byte %d: %v", ErrCorrupt, r.frames+1, r.offset, err)
+		}
+		line := r.buf[lineStart:]
+		if !bytes.HasPrefix(line, []byte(framePrefix)) {
+			continue
+		}
+		info, ok := checkMarker(line, r.buf[:lineStart])
+		if !ok {
+			// Not this frame's marker: text that looks like one (or a
+			// damaged one, which the trailer check then reports).
+			continue
+		}
+		f := &Frame{Info: info, Data: r.buf[:lineStart], Offset: r.offset, Index: r.frames}
+		if err := r.account(f); err != nil {
+			return nil, err
+		}
+		r.offset += int64(len(r.buf))
+		r.frames++
+		return f, nil
+	}
+}
+
+// checkMarker parses a marker line and checks it against the frame content.
+func checkMarker(line, content []byte) (FrameInfo, bool) {
+	var info FrameInfo
+	if err := json.Unmarshal(bytes.TrimSpace(line[len(framePrefix):]), &info); err != nil {
+		return info, false
+	}
+	if info.Bytes != int64(len(content)) || info.CRC != frameSum(content, info) {
+		return info, false
+	}
+	return info, true
+}
+
+// account checks a frame's place in the file and its counts.
+func (r *Reader) account(f *Frame) error {
+	where := fmt.Sprintf("frame %d at byte %d", f.Index+1, f.Offset)
+	if (f.Index == 0) != (f.Info.Kind == KindHeader) {
+		return fmt.Errorf("%w: %s: a %s frame where the header belongs", ErrCorrupt, where, f.Info.Kind)
+	}
+	switch f.Info.Kind {
+	case KindHeader:
+		line, _, _ := bytes.Cut(f.Data, []byte("\n"))
+		var h Header
+		if err := json.Unmarshal(line[len(headerPrefix):], &h); err != nil {
+			return fmt.Errorf("%w: %s: header line: %v", ErrCorrupt, where, err)
+		}
+		if h.Format != Format {
+			return fmt.Errorf("%w: format %d; this lms-backup reads format %d (use a matching lms-backup version)", ErrNotDump, h.Format, Format)
+		}
+		r.header = &h
+	case KindData:
+		r.rows[f.Info.Table] += f.Info.Rows
+		r.parts[f.Info.Table]++
+		if f.Info.Part != r.parts[f.Info.Table] {
+			return fmt.Errorf("%w: %s: part %d of table %q where part %d belongs", ErrCorrupt, where, f.Info.Part, f.Info.Table, r.parts[f.Info.Table])
+		}
+	case KindSchema, KindObjects:
+	case KindTrailer:
+		return r.readTrailer(f, where)
+	default:
+		return fmt.Errorf("%w: %s: unknown frame kind %q", ErrCorrupt, where, f.Info.Kind)
+	}
+	return nil
+}
+
+func (r *Reader) readTrailer(f *Frame, where string) error {
+	i := bytes.LastIndex(f.Data, []byte(trailerPrefix))
+	if i < 0 {
+		return fmt.Errorf("%w: %s: trailer frame without a trailer line", ErrCorrupt, where)
+	}
+	line, _, _ := bytes.Cut(f.Data[i+len(trailerPrefix):], []byte("\n"))
+	var t Trailer
+	if err := json.Unmarshal(line, &t); err != nil {
+		return fmt.Errorf("%w: %s: trailer line: %v", ErrCorrupt, where, err)
+	}
+	if t.Frames != f.Index {
+		return fmt.Errorf("%w: the trailer counts %d frames, the file has %d", ErrCorrupt, t.Frames, f.Index)
+	}
+	seen := map[string]bool{}
+	for _, ts := range t.Tables {
+		seen[ts.Name] = true
+		if got := r.rows[ts.Name]; got != ts.Rows || r.parts[ts.Name] != ts.DataFrames {
+			return fmt.Errorf("%w: table %q: the trailer says %d rows in %d frames, the file has %d rows in %d frames",
+				ErrCorrupt, ts.Name, ts.Rows, ts.DataFrames, got, r.parts[ts.Name])
+		}
+	}
+	for name := range r.rows {
+		if !seen[name] {
+			return fmt.Errorf("%w: table %q has data frames but is missing from the trailer", ErrCorrupt, name)
+		}
+	}
+	r.trailer = &t
+	r.done = true
+	return nil
+}
+
+// Close releases the decompressor. It does not close the underlying reader.
+func (r *Reader) Close() error {
+	if r.zstd != nil {
+		r.zstd.Close()
+		r.zstd = nil
+	}
+	return nil
+}
