@@ -67,7 +67,7 @@ type FrameInfo struct {
 	Table string `json:"table,omitempty"`
 	Part  int    `json:"part,omitempty"` // 1-based number of a data frame within its table
 	Rows  int64  `json:"rows,omitempty"`
-	Bytes int64  `json:"bytes"`  // length of the frame before the marker line
+	Bytes int64  `json:"bytes"` // length of the frame before the marker line
 	// CRC is the CRC-32C (Castagnoli) of those bytes followed by Kind,
 	// Table, Part and Rows (see frameSum), as 8 hex digits.
 	CRC string `json:"crc32c"`
