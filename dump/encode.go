@@ -1,0 +1,178 @@
+package dump
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Kind is how the values of a column are read and written as SQL literals.
+type Kind uint8
+
+const (
+	// KindNumber: integers, DECIMAL and DOUBLE. The text the server (or the
+	// driver, for integers and doubles) gives is exact; written unquoted.
+	KindNumber Kind = iota
+	// KindFloat: FLOAT. Selected as DOUBLE (the server's FLOAT text has only
+	// 6 significant digits) and written as the shortest text that restores
+	// the same 32-bit value.
+	KindFloat
+	// KindText: UTF-8 text, temporal values, ENUM/SET, JSON. Quoted, escaped.
+	KindText
+	// KindBinary: BINARY, VARBINARY, BLOBs, BIT and spatial values. Hex literal.
+	KindBinary
+	// KindCharsetText: text in a charset other than UTF-8. Selected as its raw
+	// bytes and written as _charset 0x..., so no conversion can change it.
+	KindCharsetText
+)
+
+// Column is one column of a table as the dump reads and writes it.
+type Column struct {
+	Name     string
+	DataType string // information_schema DATA_TYPE, lower case
+	Charset  string // CHARACTER_SET_NAME, "" for non-text columns
+	Kind     Kind
+}
+
+// kindOf maps an information_schema DATA_TYPE and charset to a Kind.
+func kindOf(dataType, charset string) Kind {
+	switch strings.ToLower(dataType) {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint",
+		"decimal", "numeric", "double", "double precision", "real", "year":
+		return KindNumber
+	case "float":
+		return KindFloat
+	case "bit", "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
+		"geometry", "point", "linestring", "polygon", "multipoint",
+		"multilinestring", "multipolygon", "geometrycollection":
+		return KindBinary
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json":
+		switch strings.ToLower(charset) {
+		case "", "utf8mb4", "utf8mb3", "utf8":
+			return KindText
+		case "binary":
+			return KindBinary
+		}
+		return KindCharsetText
+	}
+	// DATE, TIME, DATETIME, TIMESTAMP, INET4, INET6, UUID and types this
+	// version does not know: the server's text form, quoted.
+	return KindText
+}
+
+// selectExpr returns the SELECT expression that reads column c.
+func selectExpr(c *Column) string {
+	id := string(AppendIdent(nil, c.Name))
+	switch c.Kind {
+	case KindFloat:
+		return "CAST(" + id + " AS DOUBLE)"
+	case KindCharsetText:
+		return "CAST(" + id + " AS BINARY)"
+	}
+	return id
+}
+
+// AppendIdent appends name as a backtick-quoted identifier, doubling any
+// backtick inside.
+func AppendIdent(buf []byte, name string) []byte {
+	buf = append(buf, '`')
+	for i := 0; i < len(name); i++ {
+		if name[i] == '`' {
+			buf = append(buf, '`')
+		}
+		buf = append(buf, name[i])
+	}
+	return append(buf, '`')
+}
+
+// AppendString appends s as a single-quoted string literal for a session
+// without NO_BACKSLASH_ESCAPES. NUL, newline, carriage return, Ctrl-Z,
+// quote and backslash are escaped, so the literal is one line of text and
+// the stock client reads it unchanged.
+func AppendString(buf []byte, s []byte) []byte {
+	buf = append(buf, '\'')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc byte
+		switch s[i] {
+		case 0:
+			esc = '0'
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		case 0x1a:
+			esc = 'Z'
+		case '\'':
+			esc = '\''
+		case '\\':
+			esc = '\\'
+		default:
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		buf = append(buf, '\\', esc)
+		start = i + 1
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '\'')
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// AppendHex appends b as a hex literal (0x...), or '' when b is empty.
+func AppendHex(buf []byte, b []byte) []byte {
+	if len(b) == 0 {
+		return append(buf, '\'', '\'')
+	}
+	buf = append(buf, '0', 'x')
+	for _, c := range b {
+		buf = append(buf, hexDigits[c>>4], hexDigits[c&0x0f])
+	}
+	return buf
+}
+
+// AppendValue appends the literal for one value of column c. v is the value
+// as selected by selectExpr; null reports SQL NULL.
+func AppendValue(buf []byte, c *Column, v []byte, null bool) []byte {
+	if null {
+		return append(buf, "NULL"...)
+	}
+	switch c.Kind {
+	case KindNumber:
+		return append(buf, v...)
+	case KindFloat:
+		return appendFloat32(buf, v)
+	case KindBinary:
+		return AppendHex(buf, v)
+	case KindCharsetText:
+		if len(v) == 0 {
+			return append(buf, '\'', '\'')
+		}
+		buf = append(buf, '_')
+		buf = append(buf, c.Charset...)
+		buf = append(buf, ' ')
+		return AppendHex(buf, v)
+	}
+	return AppendString(buf, v)
+}
+
+// appendFloat32 writes the FLOAT value whose exact double text is v. The
+// server parses a literal as a double and then rounds it to float, so the
+// shortest float32 text is used only when that path gives the same value
+// back; otherwise the exact double text is (never a 6-digit rounding).
+func appendFloat32(buf []byte, v []byte) []byte {
+	d, err := strconv.ParseFloat(string(v), 64)
+	if err != nil {
+		return append(buf, v...)
+	}
+	f := float32(d)
+	if float64(f) != d {
+		return append(buf, v...) // not a float value: keep the text
+	}
+	start := len(buf)
+	buf = strconv.AppendFloat(buf, float64(f), 'g', -1, 32)
+	if back, err := strconv.ParseFloat(string(buf[start:]), 64); err != nil || float32(back) != f {
+		buf = append(buf[:start], v...)
+	}
+	return buf
+}

@@ -1,0 +1,91 @@
+package dump
+
+import (
+	"context"
+	"sync/atomic"
+
+	"lms-backup/dumpfile"
+)
+
+// frameBuf is a frame being filled by the dumper.
+type frameBuf struct {
+	buf  []byte
+	info dumpfile.FrameInfo
+}
+
+// pipeDepth is how many frame buffers exist: one being filled, one waiting
+// in the channel, one being compressed. Memory is pipeDepth x frame size.
+const pipeDepth = 3
+
+// pipe hands frames from the dumping goroutine to a writer goroutine that
+// compresses and writes them in order.
+type pipe struct {
+	fw    *dumpfile.Writer
+	full  chan *frameBuf // size 1: lets the reader fill the next frame while one is compressed
+	free  chan *frameBuf // holds every idle buffer
+	done  chan struct{}  // closed when the writer goroutine has ended
+	fail  chan struct{}  // closed at the writer's first error
+	err   error          // the writer's first error; read after fail or done is closed
+	sent  int
+	bytes atomic.Int64
+}
+
+func newPipe(fw *dumpfile.Writer) *pipe {
+	p := &pipe{fw: fw, full: make(chan *frameBuf, 1), free: make(chan *frameBuf, pipeDepth),
+		done: make(chan struct{}), fail: make(chan struct{})}
+	for range pipeDepth {
+		p.free <- &frameBuf{}
+	}
+	go p.write()
+	return p
+}
+
+func (p *pipe) write() {
+	defer close(p.done)
+	for fb := range p.full {
+		if p.err == nil {
+			if p.err = p.fw.WriteFrame(&fb.buf, fb.info); p.err != nil {
+				close(p.fail)
+			}
+			p.bytes.Store(p.fw.Written())
+		}
+		fb.buf = fb.buf[:0]
+		p.free <- fb
+	}
+}
+
+// get returns an empty frame buffer.
+func (p *pipe) get(ctx context.Context) (*frameBuf, error) {
+	select {
+	case fb := <-p.free:
+		return fb, nil
+	case <-p.fail:
+		return nil, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// send queues a filled frame for writing.
+func (p *pipe) send(ctx context.Context, fb *frameBuf) error {
+	select {
+	case p.full <- fb:
+		p.sent++
+		return nil
+	case <-p.fail:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// written returns the bytes written so far.
+func (p *pipe) written() int64 { return p.bytes.Load() }
+
+// close waits for every queued frame to be written and returns the
+// writer's first error.
+func (p *pipe) close() error {
+	close(p.full)
+	<-p.done
+	return p.err
+}

@@ -1,0 +1,243 @@
+package dump
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// table is one base table (or sequence) of the dumped database.
+type table struct {
+	Name     string
+	Engine   string
+	Sequence bool
+	// Versioned marks a system-versioned table: only its current rows are dumped.
+	Versioned bool
+	Columns   []Column // the columns an INSERT writes: generated ones left out
+}
+
+// object is a view, trigger, routine or event, ready to be written.
+type object struct {
+	Kind    string // "VIEW", "TRIGGER", "FUNCTION", "PROCEDURE", "EVENT"
+	Name    string
+	Create  string // the CREATE statement as the server shows it
+	SQLMode string
+	Charset string // character_set_client at creation
+	Collate string // collation_connection at creation
+	TZ      string // events only: time zone of the schedule
+}
+
+var generatedExtra = regexp.MustCompile(`(?i)\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b`)
+
+// listTables returns the base tables and sequences of db in name order,
+// with the columns to dump.
+func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, IFNULL(ENGINE, '')
+		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'
+		ORDER BY TABLE_NAME`, db)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	var tables []*table
+	byName := map[string]*table{}
+	for rows.Next() {
+		t := &table{}
+		var typ string
+		if err := rows.Scan(&t.Name, &typ, &t.Engine); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		t.Sequence = typ == "SEQUENCE"
+		t.Versioned = typ == "SYSTEM VERSIONED"
+		tables = append(tables, t)
+		byName[t.Name] = t
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+
+	rows, err = conn.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(CHARACTER_SET_NAME, ''), EXTRA
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?
+		ORDER BY TABLE_NAME, ORDINAL_POSITION`, db)
+	if err != nil {
+		return nil, fmt.Errorf("list columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tname, extra string
+		var c Column
+		if err := rows.Scan(&tname, &c.Name, &c.DataType, &c.Charset, &extra); err != nil {
+			return nil, fmt.Errorf("list columns: %w", err)
+		}
+		t := byName[tname]
+		if t == nil || generatedExtra.MatchString(extra) {
+			continue // a view's column, or a generated one the server computes
+		}
+		if t.Versioned && strings.Contains(strings.ToUpper(extra), "ROW ") && strings.Contains(strings.ToUpper(extra), "INVISIBLE") {
+			continue // ROW START / ROW END of a system-versioned table
+		}
+		c.DataType = strings.ToLower(c.DataType)
+		c.Kind = kindOf(c.DataType, c.Charset)
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list columns: %w", err)
+	}
+	return tables, nil
+}
+
+// showCreate runs a SHOW CREATE statement and returns its single row by
+// column name.
+func showCreate(ctx context.Context, conn *sql.Conn, query string) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("no result")
+	}
+	vals := make([]sql.NullString, len(names))
+	ptrs := make([]any, len(names))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(names))
+	for i, n := range names {
+		out[n] = vals[i].String
+	}
+	return out, rows.Err()
+}
+
+// listNames runs a query returning one name per row.
+func listNames(ctx context.Context, conn *sql.Conn, query string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// listObjects returns the views (in dependency order), routines, triggers
+// and events of db.
+func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []object, err error) {
+	type query struct {
+		kind, list, createCol string
+		into                  *[]object
+	}
+	queries := []query{
+		{"FUNCTION", `SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME`, "Create Function", &routines},
+		{"PROCEDURE", `SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME`, "Create Procedure", &routines},
+		{"VIEW", `SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, "Create View", &views},
+		{"TRIGGER", `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`, "SQL Original Statement", &triggers},
+		{"EVENT", `SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`, "Create Event", &events},
+	}
+	for _, q := range queries {
+		names, err := listNames(ctx, conn, q.list, db)
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("list %ss: %w", strings.ToLower(q.kind), err)
+		}
+		for _, name := range names {
+			res, err := showCreate(ctx, conn, "SHOW CREATE "+q.kind+" "+string(AppendIdent(nil, name)))
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("show create %s %s: %w", strings.ToLower(q.kind), name, err)
+			}
+			o := object{Kind: q.kind, Name: name, Create: res[q.createCol], SQLMode: res["sql_mode"],
+				Charset: res["character_set_client"], Collate: res["collation_connection"], TZ: res["time_zone"]}
+			if o.Create == "" {
+				return nil, nil, nil, nil, fmt.Errorf("show create %s %s: the server shows no definition (the dump user needs SHOW VIEW, TRIGGER, EVENT and SELECT on mysql.proc)", strings.ToLower(q.kind), name)
+			}
+			*q.into = append(*q.into, o)
+		}
+	}
+	return routines, sortViews(views), triggers, events, nil
+}
+
+// sortViews orders views so that each comes after the views its definition
+// names. A view's dependencies are found by looking for the other views'
+// quoted names in its text, which may see a dependency that is not there
+// (a column alias with a view's name) but never misses one. Should that
+// make a cycle, the rest keep name order.
+func sortViews(views []object) []object {
+	deps := make([][]int, len(views))
+	for i, v := range views {
+		for j, w := range views {
+			if i != j && strings.Contains(v.Create, string(AppendIdent(nil, w.Name))) {
+				deps[i] = append(deps[i], j)
+			}
+		}
+	}
+	done := make([]bool, len(views))
+	out := make([]object, 0, len(views))
+	for len(out) < len(views) {
+		progress := false
+		for i := range views {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for _, d := range deps[i] {
+				ready = ready && done[d]
+			}
+			if ready {
+				done[i] = true
+				out = append(out, views[i])
+				progress = true
+			}
+		}
+		if !progress { // a cycle: only possible through a false dependency
+			rest := []object{}
+			for i := range views {
+				if !done[i] {
+					rest = append(rest, views[i])
+				}
+			}
+			sort.SliceStable(rest, func(a, b int) bool { return rest[a].Name < rest[b].Name })
+			return append(out, rest...)
+		}
+	}
+	return out
+}
+
+var definerClause = regexp.MustCompile("(?i)\\bDEFINER\\s*=\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s@]+)(?:\\s*@\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s]+))?\\s+")
+
+// stripDefiner removes the DEFINER clause from the head of a CREATE
+// statement, so that the object is owned by whoever restores it.
+func stripDefiner(create string) string {
+	loc := definerClause.FindStringIndex(create)
+	if loc == nil || !strings.HasPrefix(strings.ToUpper(create), "CREATE") {
+		return create
+	}
+	head := strings.ToUpper(create[:loc[0]])
+	for _, kw := range []string{" VIEW ", " TRIGGER ", " FUNCTION ", " PROCEDURE ", " EVENT ", "(", "'"} {
+		if strings.Contains(head, kw) {
+			return create // the match is past the head: not the definer clause
+		}
+	}
+	return create[:loc[0]] + create[loc[1]:]
+}
