@@ -55,11 +55,11 @@ type Options struct {
 
 // Progress is a snapshot of a running dump.
 type Progress struct {
-	Table       string
-	TableIndex  int // 1-based
-	Tables      int
-	Rows        int64 // all rows so far
-	Written     int64 // compressed bytes so far
+	Table      string
+	TableIndex int // 1-based
+	Tables     int
+	Rows       int64 // all rows so far
+	Written    int64 // compressed bytes so far
 }
 
 // Validate checks the options without any I/O.

@@ -119,7 +119,7 @@ func AppendString(buf []byte, s []byte) []byte {
 
 const hexDigits = "0123456789ABCDEF"
 
-// AppendHex appends b as a hex literal (0x...), or '' when b is empty.
+// AppendHex appends b as a hex literal (0x...), or ” when b is empty.
 func AppendHex(buf []byte, b []byte) []byte {
 	if len(b) == 0 {
 		return append(buf, '\'', '\'')
