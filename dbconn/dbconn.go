@@ -1,0 +1,64 @@
+// Package dbconn connects to MySQL and MariaDB servers the way MySQL people
+// expect: host "localhost" (or no host) means the unix socket, option files
+// (~/.my.cnf or --defaults-file) supply the user and password, MYSQL_PWD is
+// honoured, and --ssl-mode has the MySQL meanings.
+//
+// Options.Config turns the options into a go-sql-driver/mysql configuration;
+// Open also connects and pings. Every error is one line that names the file or
+// server at fault, never a password, carries a hint for the user, and wraps
+// exactly one of ErrUsage, ErrConnect, ErrAuth or ErrNoDatabase (or the
+// context's error when the context ended first).
+package dbconn
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Test for them with errors.Is; the message of a returned
+// error never contains their text.
+var (
+	// ErrUsage means the options are invalid or name a file that cannot be
+	// read. Nothing was sent to the server.
+	ErrUsage = errors.New("dbconn: invalid connection options")
+	// ErrConnect means the server could not be reached: network or DNS
+	// failure, missing socket, connection refused, timeout, TLS failure, or
+	// a server error unrelated to the account.
+	ErrConnect = errors.New("dbconn: cannot reach the server")
+	// ErrAuth means the server rejected the account (MySQL errors 1044,
+	// 1045, 1698, host not allowed, expired password, locked account, or an
+	// unsupported authentication plugin).
+	ErrAuth = errors.New("dbconn: access denied")
+	// ErrNoDatabase means the default database does not exist (MySQL error
+	// 1049).
+	ErrNoDatabase = errors.New("dbconn: unknown database")
+)
+
+// dbError is every error this package returns. Its message is written here,
+// so it never repeats a DSN or file contents; Unwrap exposes the sentinel and,
+// where it is safe, the underlying cause (an *fs.PathError, a
+// *mysql.MySQLError, a *net.OpError, ...).
+type dbError struct {
+	msg  string
+	errs []error
+}
+
+func (e *dbError) Error() string   { return e.msg }
+func (e *dbError) Unwrap() []error { return e.errs }
+
+// newError returns an error with message msg wrapping kind and cause (either
+// may be nil).
+func newError(kind, cause error, msg string) error {
+	e := &dbError{msg: msg}
+	for _, err := range []error{kind, cause} {
+		if err != nil {
+			e.errs = append(e.errs, err)
+		}
+	}
+	return e
+}
+
+// usageError returns an ErrUsage error with a formatted message.
+func usageError(format string, args ...any) error {
+	return newError(ErrUsage, nil, fmt.Sprintf(format, args...))
+}
