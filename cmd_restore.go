@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"lms-backup/dbconn"
+	"lms-backup/dumpfile"
+	"lms-backup/restore"
+)
+
+func restoreCommand(env *appEnv) *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "load a dump into a database, statement by statement",
+		UsageText: "lms-backup restore --database TARGET [options] [FILE|-]",
+		Description: `Reads FILE (or stdin when FILE is - or missing; zstd, gzip or plain SQL,
+detected from the first bytes), checks every frame before executing it, and
+loads it into TARGET, which may have any name. TARGET must exist and be empty
+unless --create-database or --force; if a restore into an empty TARGET fails,
+everything it created is removed again.
+
+EXAMPLES:
+   lms-backup restore --database lms_copy --create-database lms.sql.zst
+   ssh vault 'cat lms.sql.zst' | lms-backup restore -D lms_copy -
+   zstd -dc lms.sql.zst | mariadb lms_copy      (the stock client reads the same file)
+
+` + exitCodesHelp,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
+			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
+			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
+		}, connFlags()...),
+		Action: env.runRestore,
+	}
+}
+
+func (e *appEnv) runRestore(c *cli.Context) error {
+	opts := restore.Options{Database: c.String("database"), CreateDatabase: c.Bool("create-database"), Force: c.Bool("force")}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if err := oneFileArg(c); err != nil {
+		return err
+	}
+	conn := e.connOptions(c, "")
+	if err := conn.Validate(); err != nil {
+		return err
+	}
+	in, name, err := e.openInput(c.Args().First())
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	rd, err := dumpfile.NewReader(in)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	defer rd.Close()
+	db, err := dbconn.Open(c.Context, conn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	log := e.log.With("component", "restore", "database", opts.Database)
+	log.Info("restore started", "server", conn.Describe(), "input", name, "compression", rd.Compression())
+	prog := e.newProgress()
+	opts.Progress = func(p restore.Progress) {
+		prog.update("restore: %s, %d rows, %d statements, %s read", p.Table, p.Rows, p.Statements, formatBytes(p.Offset))
+	}
+	res, err := restore.Run(c.Context, db, opts, rd, log)
+	prog.done()
+	if err != nil {
+		return fmt.Errorf("restore %s into %s: %w", name, opts.Database, err)
+	}
+	log.Info("restore complete", "tables", res.Tables, "rows", res.Rows, "statements", res.Statements,
+		"seconds", res.Duration.Seconds(), "source_database", res.Header.Database, "dumped", res.Header.Started)
+	return nil
+}
+
+// openInput opens a dump named on the command line; "" and "-" mean stdin.
+func (e *appEnv) openInput(path string) (io.ReadCloser, string, error) {
+	if path == "" || path == "-" {
+		return io.NopCloser(e.stdin), "stdin", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", usagef("open %s: %v (check the path)", path, unwrapPath(err))
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, "", usagef("%s is a folder: name a dump file", path)
+	}
+	return f, path, nil
+}
+
+// oneFileArg checks that at most one argument follows the options. Options
+// must come before FILE (the command line stops reading options there).
+func oneFileArg(c *cli.Context) error {
+	if c.NArg() <= 1 {
+		return nil
+	}
+	for _, a := range c.Args().Slice()[1:] {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return usagef("option %s after the file: put all options before FILE", a)
+		}
+	}
+	return usagef("%s takes one file (got %d arguments)", c.Command.Name, c.NArg())
+}
+
+// unwrapPath drops the path an *os.PathError repeats.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"lms-backup/dbconn"
+)
+
+const connCategory = "Connection (like the mysql client)"
+
+// connFlags are the connection flags of every command that talks to a server.
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "dsn", EnvVars: []string{"LMS_DSN"}, Category: connCategory,
+			Usage: "go-sql-driver DSN, e.g. 'user@unix(/run/mysqld/mysqld.sock)/'; instead of the flags below"},
+		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Category: connCategory, Usage: "server host; empty or localhost means the unix socket"},
+		&cli.IntFlag{Name: "port", Aliases: []string{"P"}, Category: connCategory, Usage: "TCP port (default 3306)"},
+		&cli.StringFlag{Name: "socket", Aliases: []string{"S"}, Category: connCategory, Usage: "unix socket (default /run/mysqld/mysqld.sock)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Category: connCategory, Usage: "user name (default: defaults file, else your login name)"},
+		&cli.StringFlag{Name: "password", Category: connCategory, Usage: "password (visible to other local users: prefer --password-file, MYSQL_PWD or --defaults-file)"},
+		&cli.StringFlag{Name: "password-file", Category: connCategory, Usage: "read the password from the first line of this file"},
+		&cli.StringFlag{Name: "defaults-file", Category: connCategory, Usage: "my.cnf-style file; its [client] and [lms-backup] groups are read (default ~/.my.cnf)"},
+		&cli.BoolFlag{Name: "no-defaults", Category: connCategory, Usage: "read no option file"},
+		&cli.StringFlag{Name: "ssl-mode", Category: connCategory, Usage: "DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or VERIFY_IDENTITY"},
+		&cli.StringFlag{Name: "ssl-ca", Category: connCategory, Usage: "CA certificate file (PEM) for VERIFY_CA/VERIFY_IDENTITY"},
+		&cli.StringFlag{Name: "ssl-cert", Category: connCategory, Usage: "client certificate file (PEM)"},
+		&cli.StringFlag{Name: "ssl-key", Category: connCategory, Usage: "client key file (PEM)"},
+	}
+}
+
+// connOptions binds the connection flags; database is the session's
+// default database.
+func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
+	if c.IsSet("password") {
+		e.log.Warn("a password on the command line is visible to other local users; prefer --password-file, MYSQL_PWD or --defaults-file")
+	}
+	return dbconn.Options{
+		DSN: c.String("dsn"), Host: c.String("host"), Port: c.Int("port"), Socket: c.String("socket"),
+		User: c.String("user"), Password: c.String("password"), PasswordFile: c.String("password-file"),
+		DefaultsFile: c.String("defaults-file"), NoDefaults: c.Bool("no-defaults"),
+		SSLMode: c.String("ssl-mode"), SSLCA: c.String("ssl-ca"), SSLCert: c.String("ssl-cert"), SSLKey: c.String("ssl-key"),
+		Database: database,
+	}
+}
+
+// parseSize parses a byte size such as 1048576, 512KiB, 64MiB, 1G or 2GB.
+// Units are powers of 1024 whether written KiB or KB.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') {
+		i--
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("size %q: write a whole number with an optional unit, e.g. 1MiB or 512KiB", s)
+	}
+	shift := map[string]uint{"": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20, "g": 30, "gb": 30, "gib": 30}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (use B, KiB, MiB or GiB)", s, t[i:])
+	}
+	if n > (1<<62)>>sh {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n << sh, nil
+}

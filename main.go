@@ -1,0 +1,186 @@
+// Command lms-backup backs up and restores the MySQL/MariaDB database of a
+// loan-management system with bounded memory.
+//
+// main builds the command line, cancels the context on SIGINT/SIGTERM, and
+// maps errors to the documented exit codes in exitCode, the one place that
+// knows them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"lms-backup/dbconn"
+	"lms-backup/dump"
+	"lms-backup/dumpfile"
+	"lms-backup/restore"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes. Keep in step with exitCodesHelp and the README.
+const (
+	exitOK          = 0
+	exitError       = 1   // unexpected error
+	exitUsage       = 2   // bad flag, argument or value
+	exitConnect     = 3   // server unreachable, access denied, unknown database
+	exitBadDump     = 4   // input is not a dump, or is damaged or truncated
+	exitOutput      = 5   // the output file could not be written
+	exitRestore     = 6   // the server rejected a statement, or the target is not empty
+	exitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+const exitCodesHelp = `EXIT CODES:
+   0    success
+   1    unexpected error
+   2    usage: bad flag, argument or value
+   3    connection: server unreachable, access denied, unknown database
+   4    bad dump file: not a dump, damaged or truncated
+   5    output: the output file could not be written (folder, permissions, disk full)
+   6    restore: the server rejected a statement, or the target database is not empty
+   130  interrupted by SIGINT or SIGTERM (nothing left under the final name)`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &appEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}
+	err := newApp(env).RunContext(ctx, os.Args)
+	code := exitCode(err, ctx.Err() != nil)
+	if err != nil {
+		env.reportError(err, code)
+	}
+	os.Exit(code)
+}
+
+// appEnv is what commands share: standard streams and the logger built from
+// the global flags.
+type appEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	jsonLogs       bool
+	quiet          bool
+}
+
+// usageError marks a command line the user has to correct.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// outputError marks a failure to write the output file.
+type outputError struct{ err error }
+
+func (e outputError) Error() string { return e.err.Error() }
+func (e outputError) Unwrap() error { return e.err }
+
+// exitCode maps an error to its documented exit code.
+func exitCode(err error, interrupted bool) int {
+	var usage usageError
+	var output outputError
+	switch {
+	case err == nil:
+		return exitOK
+	case interrupted || errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage):
+		return exitUsage
+	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase):
+		return exitConnect
+	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt):
+		return exitBadDump
+	case errors.As(err, &output):
+		return exitOutput
+	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty):
+		return exitRestore
+	}
+	return exitError
+}
+
+// reportError prints the one line that says what went wrong.
+func (e *appEnv) reportError(err error, code int) {
+	msg := err.Error()
+	if code == exitInterrupted {
+		msg = "interrupted: " + msg + " (nothing was written under the final name)"
+	}
+	if e.jsonLogs && e.log != nil {
+		e.log.Error(msg, "exit_code", code)
+		return
+	}
+	fmt.Fprintf(e.stderr, "lms-backup: %s\n", msg)
+}
+
+func newApp(env *appEnv) *cli.App {
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	app := &cli.App{
+		Name:    "lms-backup",
+		Usage:   "back up, verify and restore a loan-management MySQL/MariaDB database with bounded memory",
+		Version: version,
+		Writer:  env.stdout, ErrWriter: env.stderr, Reader: env.stdin,
+		Description: `Dumps stream a database row by row from one consistent snapshot into ONE
+compressed SQL file that lms-backup or the stock client restores into any
+database name. Logs go to stderr; stdout carries only data.
+
+EXAMPLES:
+   lms-backup dump --database lms -o /var/backups/lms.sql.zst
+   lms-backup verify /var/backups/lms.sql.zst
+   lms-backup restore --database lms_copy --create-database /var/backups/lms.sql.zst
+   zstd -dc /var/backups/lms.sql.zst | mariadb lms_copy
+
+` + exitCodesHelp,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json", EnvVars: []string{"LMS_LOG_FORMAT"}},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only warnings and errors; no progress"},
+		},
+		Before: func(c *cli.Context) error {
+			return env.setupLogging(c.String("log-format"), c.String("log-level"), c.Bool("quiet"))
+		},
+		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env)},
+		OnUsageError:   onUsage,
+		ExitErrHandler: func(*cli.Context, error) {},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(env.stderr, "lms-backup: unknown command %q (see lms-backup --help)\n", name)
+			os.Exit(exitUsage)
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsage
+	}
+	return app
+}
+
+func (e *appEnv) setupLogging(format, level string, quiet bool) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	if quiet && lv < slog.LevelWarn {
+		lv = slog.LevelWarn
+	}
+	e.quiet = quiet
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		e.log = slog.New(slog.NewTextHandler(e.stderr, opts))
+	case "json":
+		e.jsonLogs = true
+		e.log = slog.New(slog.NewJSONHandler(e.stderr, opts))
+	default:
+		return usagef("--log-format %q: use text or json", format)
+	}
+	return nil
+}

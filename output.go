@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// outputWriter marks every write error as an output error, so that a full
+// disk maps to its exit code however deep in a pipeline it surfaces.
+type outputWriter struct{ w io.Writer }
+
+func (o outputWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		err = outputError{fmt.Errorf("write output: %w", err)}
+	}
+	return n, err
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// progress draws one status line on stderr when stderr is a terminal and
+// the user did not ask for quiet; otherwise it does nothing. It is used
+// from one goroutine at a time.
+type progress struct {
+	w    io.Writer
+	last time.Time
+	used bool
+}
+
+func (e *appEnv) newProgress() *progress {
+	if e.quiet || e.jsonLogs || e.stderr != os.Stderr || !isTerminal(os.Stderr) {
+		return &progress{}
+	}
+	return &progress{w: e.stderr}
+}
+
+func (p *progress) update(format string, args ...any) {
+	if p.w == nil || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last, p.used = time.Now(), true
+	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+}
+
+func (p *progress) done() {
+	if p.used {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
