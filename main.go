@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/dbconn"
@@ -124,7 +125,9 @@ func (e *appEnv) reportError(err error, code int) {
 func newApp(env *appEnv) *cli.App {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
-	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	onUsage := func(c *cli.Context, err error, _ bool) error {
+		return usageError{fmt.Errorf("%w (see %s --help)", err, c.Command.HelpName)}
+	}
 	app := &cli.App{
 		Name:    "lms-backup",
 		Usage:   "back up, verify and restore a loan-management MySQL/MariaDB database with bounded memory",
@@ -173,6 +176,7 @@ func (e *appEnv) setupLogging(format, level string, quiet bool) error {
 	}
 	e.quiet = quiet
 	opts := &slog.HandlerOptions{Level: lv}
+	defer func() { mysql.SetLogger(driverLogger{e.log.With("component", "driver")}) }()
 	switch format {
 	case "text":
 		e.log = slog.New(slog.NewTextHandler(e.stderr, opts))
@@ -184,3 +188,9 @@ func (e *appEnv) setupLogging(format, level string, quiet bool) error {
 	}
 	return nil
 }
+
+// driverLogger sends the MySQL driver's own messages (dropped connections,
+// retries) to our log at debug level instead of bare lines on stderr.
+type driverLogger struct{ log *slog.Logger }
+
+func (d driverLogger) Print(v ...any) { d.log.Debug(fmt.Sprint(v...)) }

@@ -152,6 +152,9 @@ func (r *Reader) next() (*Frame, error) {
 				}
 				return nil, fmt.Errorf("%w: the file ends inside frame %d (starting at byte %d): truncated", ErrCorrupt, r.frames+1, r.offset)
 			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("%w: the file ends inside frame %d (starting at byte %d): truncated", ErrCorrupt, r.frames+1, r.offset)
+			}
 			return nil, fmt.Errorf("%w: frame %d at byte %d: %v", ErrCorrupt, r.frames+1, r.offset, err)
 		}
 		line := r.buf[lineStart:]

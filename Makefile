@@ -1,0 +1,37 @@
+# lms-backup: the entry point for humans. `make demo` shows the main job,
+# `make test` installs what is missing and runs every test.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/lms-backup
+
+.PHONY: build test demo deps lint bench fuzz clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+
+# deps installs the Debian packages the tests and the demo need (MariaDB
+# server and client, zstd) when they are missing.
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+demo: deps build
+	@scripts/demo.sh $(BIN)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
+
+# fuzz runs each fuzz target for a while (the seeds already run in `make test`).
+fuzz:
+	$(GO) test ./dump -run XXX -fuzz FuzzAppendString -fuzztime 30s
+	$(GO) test ./dump -run XXX -fuzz FuzzFloat32 -fuzztime 30s
+	$(GO) test ./restore -run XXX -fuzz FuzzSplit -fuzztime 30s
+	$(GO) test ./restore -run XXX -fuzz FuzzRows -fuzztime 30s
+
+clean:
+	rm -rf bin

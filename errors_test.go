@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"lms-backup/dumpfile"
+	"lms-backup/internal/testdb"
+)
+
+// smallDump creates a small database, dumps it and returns the database
+// name and the dump file.
+func smallDump(t *testing.T, srv *testdb.Server) (string, string) {
+	t.Helper()
+	db := srv.CreateDB(t, "bad")
+	srv.Exec(t, db,
+		"CREATE TABLE t (id INT PRIMARY KEY, v TEXT)",
+		"INSERT INTO t SELECT seq, REPEAT(SHA2(seq, 256), 20) FROM seq_1_to_3000")
+	out := filepath.Join(t.TempDir(), "small.sql.zst")
+	mustRun(t, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+	return db, out
+}
+
+// TestBadInput runs every kind of bad input through the real binary: each
+// gets one line on stderr, its documented exit code, and nothing is left
+// under the output name.
+func TestBadInput(t *testing.T) {
+	srv := testdb.Get(t)
+	db, good := smallDump(t, srv)
+	srv.Exec(t, "", "CREATE USER IF NOT EXISTS 'lms_pw'@'localhost' IDENTIFIED BY 'right-pw-1'",
+		"CREATE USER IF NOT EXISTS 'lms_pw'@'127.0.0.1' IDENTIFIED BY 'right-pw-1'",
+		"GRANT ALL ON *.* TO 'lms_pw'@'localhost'", "GRANT ALL ON *.* TO 'lms_pw'@'127.0.0.1'")
+	wrong := srv.Config.Clone()
+	wrong.User, wrong.Passwd = "lms_pw", "Wr0ng-S3cret"
+
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	truncated := filepath.Join(dir, "truncated.sql.zst")
+	os.WriteFile(truncated, data[:len(data)*2/3], 0o600)
+	corrupt := filepath.Join(dir, "corrupt.sql.zst")
+	bad := append([]byte(nil), data...)
+	bad[len(bad)/2] ^= 0x55
+	os.WriteFile(corrupt, bad, 0o600)
+	notDump := filepath.Join(dir, "notes.sql")
+	os.WriteFile(notDump, []byte("SELECT 1;\n"), 0o600)
+	noFolder := filepath.Join(dir, "missing", "out.sql.zst")
+
+	conn := connArgs(srv)
+	dumpTo := func(out string, extra ...string) []string {
+		return append(append([]string{"--quiet", "dump", "-D", db, "-o", out}, extra...), conn...)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		env    []string
+		code   int
+		want   string // in the error line
+		output string // must not exist afterwards
+	}{
+		{name: "unreachable host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "a.sql.zst"), "--no-defaults", "--host", "127.0.0.1", "--port", "1", "--user", "root"},
+			code: exitConnect, want: "127.0.0.1:1", output: filepath.Join(dir, "a.sql.zst")},
+		{name: "missing socket", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "b.sql.zst"), "--no-defaults", "--socket", filepath.Join(dir, "no.sock"), "--user", "root"},
+			code: exitConnect, want: "no.sock", output: filepath.Join(dir, "b.sql.zst")},
+		{name: "wrong password in DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "c.sql.zst"), "--dsn", wrong.FormatDSN()},
+			code: exitConnect, want: "access denied", output: filepath.Join(dir, "c.sql.zst")},
+		{name: "wrong password in MYSQL_PWD", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "m.sql"), "--dsn", wrong.User + "@" + wrong.Net + "(" + wrong.Addr + ")/"}, env: []string{"MYSQL_PWD=Wr0ng-S3cret"}, code: exitConnect, want: "access denied", output: filepath.Join(dir, "m.sql")},
+		{name: "unknown database", args: append([]string{"--quiet", "dump", "-D", "no_such_db", "-o", filepath.Join(dir, "d.sql.zst")}, conn...),
+			code: exitConnect, want: "no_such_db", output: filepath.Join(dir, "d.sql.zst")},
+		{name: "output folder missing", args: dumpTo(noFolder), code: exitOutput, want: "missing", output: noFolder},
+		{name: "output under a file", args: dumpTo(filepath.Join(good, "x.sql.zst")), code: exitOutput, want: "not a directory"},
+		{name: "output is a folder", args: dumpTo(dir), code: exitUsage, want: "is a folder"},
+		{name: "no database", args: append([]string{"--quiet", "dump", "-o", filepath.Join(dir, "e.sql")}, conn...), code: exitUsage, want: "--database"},
+		{name: "no output", args: append([]string{"--quiet", "dump", "-D", db}, conn...), code: exitUsage, want: "--output"},
+		{name: "unknown flag", args: []string{"--quiet", "dump", "--frobnicate"}, code: exitUsage, want: "frobnicate"},
+		{name: "unknown compression", args: dumpTo(filepath.Join(dir, "f.dump"), "--compress", "lz4"), code: exitUsage, want: "lz4"},
+		{name: "compression against extension", args: dumpTo(filepath.Join(dir, "g.sql.gz"), "--compress", "zstd"), code: exitUsage, want: "extension"},
+		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: exitUsage, want: "12XB"},
+		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: exitUsage, want: "keep or strip"},
+		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: exitUsage, want: "xml"},
+		{name: "DSN with host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "j.sql"), "--dsn", srv.DSN(""), "--host", "x"}, code: exitUsage, want: "--host"},
+		{name: "unreadable defaults file", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "k.sql"), "--defaults-file", filepath.Join(dir, "nope.cnf")}, code: exitUsage, want: "nope.cnf"},
+		{name: "verify truncated", args: []string{"verify", truncated}, code: exitBadDump, want: "truncated"},
+		{name: "verify corrupt", args: []string{"verify", corrupt}, code: exitBadDump, want: "damaged"},
+		{name: "verify not a dump", args: []string{"verify", notDump}, code: exitBadDump, want: "mariadb client"},
+		{name: "verify missing file", args: []string{"verify", filepath.Join(dir, "none.sql.zst")}, code: exitUsage, want: "no such file"},
+		{name: "verify option after file", args: []string{"verify", good, "--json"}, code: exitUsage, want: "before FILE"},
+		{name: "restore into missing database", args: append(append([]string{"--quiet", "restore", "-D", "absent_db"}, conn...), good), code: exitUsage, want: "--create-database"},
+		{name: "restore into non-empty database", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), good), code: exitRestore, want: "--force"},
+		{name: "restore not a dump", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), notDump), code: exitBadDump, want: "not an lms-backup dump"},
+		{name: "unknown command", args: []string{"backup"}, code: exitUsage, want: "backup"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, nil, tt.env, tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s", r.code, tt.code, r.stderr)
+			}
+			if tt.code == 0 {
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if len(lines) != 1 {
+				t.Errorf("stderr has %d lines, want one:\n%s", len(lines), r.stderr)
+			}
+			if !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(tt.want)) {
+				t.Errorf("stderr %q does not mention %q", r.stderr, tt.want)
+			}
+			for _, secret := range []string{"Wr0ng-S3cret", "right-pw-1"} {
+				if strings.Contains(r.stderr+r.stdout, secret) {
+					t.Errorf("output reveals a password: %s", r.stderr)
+				}
+			}
+			if tt.output != "" {
+				if _, err := os.Stat(tt.output); !os.IsNotExist(err) {
+					t.Errorf("%s exists after a failed dump", tt.output)
+				}
+			}
+			assertNoTemp(t, dir)
+		})
+	}
+}
+
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".lms-backup-tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+// TestPasswordSources connects with the password from MYSQL_PWD, a
+// password file and a defaults file, and warns about one on the command line.
+func TestPasswordSources(t *testing.T) {
+	srv := testdb.Get(t)
+	if srv.Socket == "" {
+		t.Skip("needs the harness's own server on a unix socket (LMS_TEST_DSN is set)")
+	}
+	db := srv.CreateDB(t, "pw")
+	srv.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)",
+		"CREATE USER IF NOT EXISTS 'lms_src'@'localhost' IDENTIFIED BY 'p4ss-src'",
+		"GRANT ALL ON *.* TO 'lms_src'@'localhost'")
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	os.WriteFile(pwFile, []byte("p4ss-src\n"), 0o600)
+	cnf := filepath.Join(dir, "my.cnf")
+	os.WriteFile(cnf, []byte("[client]\nuser = lms_src\npassword = \"p4ss-src\"\nsocket = "+srv.Socket+"\n"), 0o600)
+	base := []string{"dump", "-D", db}
+	sock := []string{"--no-defaults", "--socket", srv.Socket, "--user", "lms_src"}
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		warn bool
+	}{
+		{name: "MYSQL_PWD", args: sock, env: []string{"MYSQL_PWD=p4ss-src"}},
+		{name: "password file", args: append(sock, "--password-file", pwFile)},
+		{name: "defaults file", args: []string{"--defaults-file", cnf}},
+		{name: "command line", args: append(sock, "--password", "p4ss-src"), warn: true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out"+string(rune('a'+i))+".sql")
+			args := append(append(append([]string{}, base...), "-o", out), tt.args...)
+			r := run(t, nil, tt.env, args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if got := strings.Contains(r.stderr, "visible to other local users"); got != tt.warn {
+				t.Errorf("warning shown: %v, want %v\n%s", got, tt.warn, r.stderr)
+			}
+			if strings.Contains(r.stderr, "p4ss-src") {
+				t.Errorf("the log reveals the password: %s", r.stderr)
+			}
+		})
+	}
+}
+
+// TestRestoreFailureLeavesNothing restores a dump whose statement fails and
+// one that is truncated: the target the restore created is gone afterwards.
+func TestRestoreFailureLeavesNothing(t *testing.T) {
+	srv := testdb.Get(t)
+	_, good := smallDump(t, srv)
+	data, _ := os.ReadFile(good)
+	dir := t.TempDir()
+	truncated := filepath.Join(dir, "truncated.sql.zst")
+	os.WriteFile(truncated, data[:len(data)-40], 0o600)
+
+	// A well-formed dump whose second table's INSERT names a missing table.
+	var buf bytes.Buffer
+	w, _ := dumpfile.NewWriter(&buf, dumpfile.Gzip)
+	frame := func(s string, info dumpfile.FrameInfo) {
+		b := []byte(s)
+		if err := w.WriteFrame(&b, info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frame(string(dumpfile.AppendHeaderLine(nil, dumpfile.Header{Database: "x"}))+"SET NAMES utf8mb4;\n", dumpfile.FrameInfo{Kind: dumpfile.KindHeader})
+	frame("CREATE TABLE `ok` (a INT);\n", dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: "ok"})
+	frame("INSERT INTO `ok` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "ok", Part: 1, Rows: 1})
+	frame("INSERT INTO `missing` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "missing", Part: 1, Rows: 1})
+	frame(string(dumpfile.AppendTrailerLine(nil, dumpfile.Trailer{Frames: 4, Tables: []dumpfile.TableSummary{{Name: "ok", Rows: 1, DataFrames: 1}, {Name: "missing", Rows: 1, DataFrames: 1}}})), dumpfile.FrameInfo{Kind: dumpfile.KindTrailer})
+	failing := filepath.Join(dir, "failing.sql.gz")
+	os.WriteFile(failing, buf.Bytes(), 0o600)
+
+	tests := []struct {
+		name, file string
+		code       int
+		want       string
+	}{
+		{"statement fails", failing, exitRestore, "statement 4 at byte"},
+		{"truncated", truncated, exitBadDump, "truncated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" in a new database", func(t *testing.T) {
+			target := "gone_" + strings.ReplaceAll(tt.name, " ", "_")
+			r := run(t, nil, nil, append(append([]string{"--quiet", "restore", "--create-database", "-D", target}, connArgs(srv)...), tt.file)...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, want %d with %q\n%s", r.code, tt.code, tt.want, r.stderr)
+			}
+			var n int
+			srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&n)
+			if n != 0 {
+				t.Errorf("database %s still exists after the failed restore", target)
+			}
+		})
+		t.Run(tt.name+" in an empty database", func(t *testing.T) {
+			target := srv.CreateDB(t, "empty")
+			r := run(t, nil, nil, append(append([]string{"--quiet", "restore", "-D", target}, connArgs(srv)...), tt.file)...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r.stderr)
+			}
+			var n int
+			srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", target).Scan(&n)
+			if n != 0 {
+				t.Errorf("%d tables left in %s after the failed restore", n, target)
+			}
+		})
+	}
+}
+
+// TestInterruptedDump sends SIGINT to a dump that waits for a table lock:
+// it exits 130 promptly, the previous backup stays, no temporary file stays.
+func TestInterruptedDump(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "nightly.sql.zst")
+	os.WriteFile(out, []byte("yesterday"), 0o600)
+
+	locker := srv.Open(t, db)
+	locker.SetMaxOpenConns(1)
+	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Exec("UNLOCK TABLES")
+
+	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the dump is blocked on the lock.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%metadata lock%' OR STATE LIKE '%table lock%'").Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the dump never waited for the lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the dump did not stop within 20s of SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	if got, _ := os.ReadFile(out); string(got) != "yesterday" {
+		t.Errorf("the previous backup was replaced")
+	}
+	assertNoTemp(t, dir)
+}

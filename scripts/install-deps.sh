@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lms-backup's tests and demo need, if missing:
+# a MariaDB server and client (the tests start their own private server),
+# zstd and gzip (the stock-tool restore path).
+set -euo pipefail
+need=()
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v gzip >/dev/null 2>&1 || need+=(gzip)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${need[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "install-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
