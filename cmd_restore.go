@@ -51,14 +51,9 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 	if err := conn.Validate(); err != nil {
 		return err
 	}
-	in, name, err := e.openInput(c.Args().First())
+	rd, name, err := e.openDump(c.Args().First())
 	if err != nil {
 		return err
-	}
-	defer in.Close()
-	rd, err := dumpfile.NewReader(in)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
 	}
 	defer rd.Close()
 	db, err := dbconn.Open(c.Context, conn)
@@ -73,7 +68,7 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 	opts.Progress = func(p restore.Progress) {
 		prog.update("restore: %s, %d rows, %d statements, %s read", p.Table, p.Rows, p.Statements, formatBytes(p.Offset))
 	}
-	res, err := restore.Run(c.Context, db, opts, rd, log)
+	res, err := restore.Run(c.Context, db, opts, rd.Reader, log)
 	prog.done()
 	if err != nil {
 		return fmt.Errorf("restore %s into %s: %w", name, opts.Database, err)
@@ -83,20 +78,39 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 	return nil
 }
 
-// openInput opens a dump named on the command line; "" and "-" mean stdin.
-func (e *appEnv) openInput(path string) (io.ReadCloser, string, error) {
-	if path == "" || path == "-" {
-		return io.NopCloser(e.stdin), "stdin", nil
+// dumpInput is a dump being read; Close closes the file too.
+type dumpInput struct {
+	*dumpfile.Reader
+	file io.Closer
+}
+
+func (d dumpInput) Close() error {
+	d.Reader.Close()
+	return d.file.Close()
+}
+
+// openDump opens a dump named on the command line ("" and "-" mean stdin)
+// and checks that it is one. It returns the name to use in messages.
+func (e *appEnv) openDump(path string) (dumpInput, string, error) {
+	var in io.ReadCloser = io.NopCloser(e.stdin)
+	name := "stdin"
+	if path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return dumpInput{}, "", usagef("open %s: %v (check the path)", path, unwrapPath(err))
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			f.Close()
+			return dumpInput{}, "", usagef("%s is a folder: name a dump file", path)
+		}
+		in, name = f, path
 	}
-	f, err := os.Open(path)
+	rd, err := dumpfile.NewReader(in)
 	if err != nil {
-		return nil, "", usagef("open %s: %v (check the path)", path, unwrapPath(err))
+		in.Close()
+		return dumpInput{}, "", fmt.Errorf("read %s: %w", name, err)
 	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, "", usagef("%s is a folder: name a dump file", path)
-	}
-	return f, path, nil
+	return dumpInput{rd, in}, name, nil
 }
 
 // oneFileArg checks that at most one argument follows the options. Options

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"lms-backup/dumpfile"
 	"lms-backup/restore"
 )
 
@@ -39,17 +38,12 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 	if err := oneFileArg(c); err != nil {
 		return err
 	}
-	in, name, err := e.openInput(c.Args().First())
+	rd, name, err := e.openDump(c.Args().First())
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	rd, err := dumpfile.NewReader(in)
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", name, err)
-	}
 	defer rd.Close()
-	rep, err := restore.Verify(c.Context, rd)
+	rep, err := restore.Verify(c.Context, rd.Reader)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", name, err)
 	}

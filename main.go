@@ -176,7 +176,6 @@ func (e *appEnv) setupLogging(format, level string, quiet bool) error {
 	}
 	e.quiet = quiet
 	opts := &slog.HandlerOptions{Level: lv}
-	defer func() { mysql.SetLogger(driverLogger{e.log.With("component", "driver")}) }()
 	switch format {
 	case "text":
 		e.log = slog.New(slog.NewTextHandler(e.stderr, opts))
@@ -186,6 +185,7 @@ func (e *appEnv) setupLogging(format, level string, quiet bool) error {
 	default:
 		return usagef("--log-format %q: use text or json", format)
 	}
+	mysql.SetLogger(driverLogger{e.log.With("component", "driver")})
 	return nil
 }
 
