@@ -20,8 +20,9 @@ const (
 	KindText
 	// KindBinary: BINARY, VARBINARY, BLOBs, BIT and spatial values. Hex literal.
 	KindBinary
-	// KindCharsetText: text in a charset other than UTF-8. Selected as its raw
-	// bytes and written as _charset 0x..., so no conversion can change it.
+	// KindCharsetText: text in a charset whose conversion to UTF-8 can lose
+	// bytes (cp1251, sjis, ...). Selected as its raw bytes and written as
+	// _charset 0x..., so no conversion can change it.
 	KindCharsetText
 )
 
@@ -47,7 +48,10 @@ func kindOf(dataType, charset string) Kind {
 		return KindBinary
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json":
 		switch strings.ToLower(charset) {
-		case "", "utf8mb4", "utf8mb3", "utf8":
+		// latin1 and ascii convert to UTF-8 and back without loss on
+		// MariaDB and MySQL (latin1 maps all 256 bytes, the five cp1252
+		// holes to U+0081 etc.), so they take the compact text path.
+		case "", "utf8mb4", "utf8mb3", "utf8", "latin1", "ascii":
 			return KindText
 		case "binary":
 			return KindBinary
