@@ -35,7 +35,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "compress", Usage: "zstd, gzip or none (default: from the extension, else zstd)"},
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
-		}, connFlags()...),
+		}, append(connFlags(), memFlags()...)...),
 		Action: env.runDump,
 	}
 }
@@ -79,11 +79,22 @@ func (e *appEnv) runDump(c *cli.Context) error {
 		}
 		defer w.Abort()
 	}
+	mem, err := e.startMem(c, "dump", outputDir(out))
+	if err != nil {
+		return err
+	}
+	return mem.finish(e.dump(c, opts, conn, out, w, mem))
+}
+
+// dump runs the dump itself under the memory guard.
+func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, out string, w *atomicfile.File, mem *memRun) error {
 	db, err := dbconn.Open(c.Context, conn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	opts.FrameSize = mem.guard.Batch("dump_frame_bytes", 1<<20, 256<<10).Size
+	opts.PageRows = mem.guard.Batch("dump_page_rows", 10000, 500).Size
 
 	log := e.log.With("component", "dump", "database", opts.Database)
 	log.Info("dump started", "server", conn.Describe(), "output", out, "compression", opts.Compression)

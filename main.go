@@ -37,6 +37,7 @@ const (
 	exitBadDump     = 4   // input is not a dump, or is damaged or truncated
 	exitOutput      = 5   // the output file could not be written
 	exitRestore     = 6   // the server rejected a statement, or the target is not empty
+	exitMemory      = 7   // the work completed, but the peak heap exceeded --max-heap
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -48,6 +49,7 @@ const exitCodesHelp = `EXIT CODES:
    4    bad dump file: not a dump, damaged or truncated
    5    output: the output file could not be written (folder, permissions, disk full)
    6    restore: the server rejected a statement, or the target database is not empty
+   7    memory: the work completed, but the peak heap exceeded --max-heap
    130  interrupted by SIGINT or SIGTERM (nothing left under the final name)`
 
 func main() {
@@ -105,6 +107,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitOutput
 	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty):
 		return exitRestore
+	case errors.Is(err, errHeapExceeded):
+		return exitMemory
 	}
 	return exitError
 }

@@ -27,7 +27,8 @@ var ErrUsage = errors.New("dump: invalid options")
 // Defaults.
 const (
 	DefaultMaxStatement = 1 << 20
-	defaultFrameSize    = 4 << 20
+	defaultFrameSize    = 1 << 20
+	defaultPageRows     = 10000
 	minStatement        = 4 << 10
 )
 
@@ -44,8 +45,13 @@ type Options struct {
 	// never above the server's max_allowed_packet). A single row larger than
 	// this gets a statement of its own.
 	MaxStatement int
-	// FrameSize is the uncompressed size after which a data frame ends.
-	FrameSize int
+	// FrameSize returns the uncompressed size after which the next data
+	// frame ends; it is asked before each frame, so a memory guard can shrink
+	// frames (and so the dump's buffers) under pressure. nil means 1 MiB.
+	FrameSize func() int
+	// PageRows returns how many rows the next keyset page of a table reads;
+	// asked before each page. nil means 10,000.
+	PageRows func() int
 	// Tool names the program in the dump header, e.g. "lms-backup 1.0.0".
 	Tool string
 	// Progress, when set, is called after every frame from the dumping
@@ -106,8 +112,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.L
 	if opts.MaxStatement == 0 {
 		opts.MaxStatement = DefaultMaxStatement
 	}
-	if opts.FrameSize == 0 {
-		opts.FrameSize = defaultFrameSize
+	if opts.FrameSize == nil {
+		opts.FrameSize = func() int { return defaultFrameSize }
+	}
+	if opts.PageRows == nil {
+		opts.PageRows = func() int { return defaultPageRows }
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -344,6 +353,7 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 		row       []byte
 		stmtLen   int   // bytes of the open statement, 0 when none is open
 		frameRows int64 // rows in fb
+		frameSize = d.frameSize()
 		warned    bool
 	)
 	flush := func() error {
@@ -354,7 +364,7 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 		sum.DataFrames++
 		fb.info = dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: t.Name, Part: sum.DataFrames, Rows: frameRows}
 		err := d.pipe.send(ctx, fb)
-		fb, frameRows = nil, 0
+		fb, frameRows, frameSize = nil, 0, d.frameSize()
 		d.progress.Written = d.pipe.written()
 		if d.opts.Progress != nil {
 			d.opts.Progress(d.progress)
@@ -376,7 +386,7 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 		if stmtLen > 0 && stmtLen+1+len(row)+2 > d.opts.MaxStatement {
 			fb.buf = append(fb.buf, ";\n"...)
 			stmtLen = 0
-			if len(fb.buf) >= d.opts.FrameSize {
+			if len(fb.buf) >= frameSize {
 				if err := flush(); err != nil {
 					return sum, err
 				}
@@ -415,6 +425,14 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 	}
 	d.res.Rows += sum.Rows
 	return sum, nil
+}
+
+// frameSize asks for the next data frame's size and lets the pipe drop
+// buffers that grew much larger than that.
+func (d *dumper) frameSize() int {
+	n := max(d.opts.FrameSize(), 64<<10)
+	d.pipe.keep.Store(int64(2 * n))
+	return n
 }
 
 // dumpSequence writes a sequence's definition and its current state.

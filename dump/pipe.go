@@ -28,6 +28,9 @@ type pipe struct {
 	err   error          // the writer's first error; read after fail or done is closed
 	sent  int
 	bytes atomic.Int64
+	// keep is the largest buffer capacity worth keeping for reuse: twice
+	// the current frame size, so buffers shrink when frames do.
+	keep atomic.Int64
 }
 
 func newPipe(fw *dumpfile.Writer) *pipe {
@@ -48,6 +51,9 @@ func (p *pipe) write() {
 				close(p.fail)
 			}
 			p.bytes.Store(p.fw.Written())
+		}
+		if k := p.keep.Load(); k > 0 && int64(cap(fb.buf)) > k {
+			fb.buf = nil // let a smaller buffer grow in its place
 		}
 		fb.buf = fb.buf[:0]
 		p.free <- fb

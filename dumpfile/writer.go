@@ -27,7 +27,7 @@ func NewWriter(w io.Writer, c Compression) (*Writer, error) {
 	switch c {
 	case Zstd:
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithWindowSize(1<<20))
 		if err != nil {
 			return nil, fmt.Errorf("start zstd: %w", err)
 		}
