@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -44,14 +45,15 @@ func kindOf(dataType, charset string) Kind {
 		return KindFloat
 	case "bit", "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		"geometry", "point", "linestring", "polygon", "multipoint",
-		"multilinestring", "multipolygon", "geometrycollection":
+		"multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return KindBinary
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json":
 		switch strings.ToLower(charset) {
-		// latin1 and ascii convert to UTF-8 and back without loss on
-		// MariaDB and MySQL (latin1 maps all 256 bytes, the five cp1252
-		// holes to U+0081 etc.), so they take the compact text path.
-		case "", "utf8mb4", "utf8mb3", "utf8", "latin1", "ascii":
+		// latin1 converts to UTF-8 and back without loss on MariaDB and
+		// MySQL (it maps all 256 bytes, the five cp1252 holes to U+0081
+		// etc.), so it takes the compact text path. ascii does not: a
+		// column can hold bytes >= 0x80 that come back as '?'.
+		case "", "utf8mb4", "utf8mb3", "utf8", "latin1":
 			return KindText
 		case "binary":
 			return KindBinary
@@ -175,7 +177,10 @@ func appendFloat32(buf []byte, v []byte) []byte {
 	}
 	start := len(buf)
 	buf = strconv.AppendFloat(buf, float64(f), 'g', -1, 32)
-	if back, err := strconv.ParseFloat(string(buf[start:]), 64); err != nil || float32(back) != f {
+	// The short text must also stay within FLOAT's range as a double: the
+	// shortest text of the largest float ("3.4028235e+38") is above it and
+	// a strict sql_mode rejects it instead of rounding down.
+	if back, err := strconv.ParseFloat(string(buf[start:]), 64); err != nil || float32(back) != f || math.Abs(back) > math.MaxFloat32 {
 		buf = append(buf[:start], v...)
 	}
 	return buf

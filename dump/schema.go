@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -179,15 +178,18 @@ func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, view
 }
 
 // sortViews orders views so that each comes after the views its definition
-// names. A view's dependencies are found by looking for the other views'
-// quoted names in its text, which may see a dependency that is not there
-// (a column alias with a view's name) but never misses one. Should that
-// make a cycle, the rest keep name order.
+// names. The server prints a view's text normalised: columns as
+// `tbl`.`col` AS `alias`, tables after FROM/JOIN. So another view's quoted
+// name counts as a dependency unless it follows "AS " or "." (an alias or
+// a column of that name). That may still see a dependency that is not there
+// but never misses one. Should a false dependency make a cycle, the view on
+// the cycle with the fewest unplaced dependencies (then the first by name)
+// is placed and the sort goes on.
 func sortViews(views []object) []object {
 	deps := make([][]int, len(views))
 	for i, v := range views {
 		for j, w := range views {
-			if i != j && strings.Contains(v.Create, string(AppendIdent(nil, w.Name))) {
+			if i != j && refersTo(v.Create, string(AppendIdent(nil, w.Name))) {
 				deps[i] = append(deps[i], j)
 			}
 		}
@@ -210,18 +212,64 @@ func sortViews(views []object) []object {
 				progress = true
 			}
 		}
-		if !progress { // a cycle: only possible through a false dependency
-			rest := []object{}
+		if !progress { // a cycle, only possible through a false dependency
+			best, bestOpen := -1, 0
 			for i := range views {
-				if !done[i] {
-					rest = append(rest, views[i])
+				if done[i] || !onCycle(i, deps, done) {
+					continue // views merely waiting for a cycle wait on
+				}
+				open := 0
+				for _, d := range deps[i] {
+					if !done[d] {
+						open++
+					}
+				}
+				if best < 0 || open < bestOpen || (open == bestOpen && views[i].Name < views[best].Name) {
+					best, bestOpen = i, open
 				}
 			}
-			sort.SliceStable(rest, func(a, b int) bool { return rest[a].Name < rest[b].Name })
-			return append(out, rest...)
+			done[best] = true
+			out = append(out, views[best])
 		}
 	}
 	return out
+}
+
+// onCycle reports whether view i can reach itself through dependencies
+// that are not placed yet.
+func onCycle(i int, deps [][]int, done []bool) bool {
+	seen := make([]bool, len(deps))
+	stack := append([]int(nil), deps[i]...)
+	for len(stack) > 0 {
+		j := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if j == i {
+			return true
+		}
+		if done[j] || seen[j] {
+			continue
+		}
+		seen[j] = true
+		stack = append(stack, deps[j]...)
+	}
+	return false
+}
+
+// refersTo reports whether a view definition names the quoted identifier
+// id as a table: anywhere but right after "AS " or ".".
+func refersTo(create, id string) bool {
+	for off := 0; ; {
+		i := strings.Index(create[off:], id)
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		before := strings.ToUpper(create[max(0, at-3):at])
+		if !strings.HasSuffix(before, "AS ") && !strings.HasSuffix(before, ".") {
+			return true
+		}
+		off = at + len(id)
+	}
 }
 
 var definerClause = regexp.MustCompile("(?i)\\bDEFINER\\s*=\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s@]+)(?:\\s*@\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s]+))?\\s+")
