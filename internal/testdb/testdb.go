@@ -42,20 +42,23 @@ var current *Server
 
 var dbCounter atomic.Int64
 
-// Main starts (or attaches to) a server, runs the tests and stops the server.
-// It calls os.Exit.
-func Main(m *testing.M) {
+// Main starts (or attaches to) a server, runs the tests, stops the server
+// and exits with the tests' code.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns the code for os.Exit.
+func Run(m *testing.M) int {
 	srv, err := start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testdb: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
 	current = srv
 	code := m.Run()
 	if err := srv.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "testdb: stop server: %v\n", err)
 	}
-	os.Exit(code)
+	return code
 }
 
 // Get returns the server started by Main.
