@@ -34,7 +34,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
 			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
-		}, connFlags()...),
+		}, append(connFlags(), memFlags()...)...),
 		Action: env.runRestore,
 	}
 }
@@ -56,6 +56,15 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 		return err
 	}
 	defer rd.Close()
+	mem, err := e.startMem(c, "restore", os.TempDir())
+	if err != nil {
+		return err
+	}
+	return mem.finish(e.restore(c, opts, conn, rd, name))
+}
+
+// restore runs the restore itself under the memory guard.
+func (e *appEnv) restore(c *cli.Context, opts restore.Options, conn dbconn.Options, rd dumpInput, name string) error {
 	db, err := dbconn.Open(c.Context, conn)
 	if err != nil {
 		return err

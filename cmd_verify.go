@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,9 +25,9 @@ EXAMPLES:
    lms-backup verify --json lms.sql.gz | jq .rows
 
 ` + exitCodesHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
-		},
+		}, memFlags()...),
 		Action: env.runVerify,
 	}
 }
@@ -43,9 +44,16 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 		return err
 	}
 	defer rd.Close()
+	mem, err := e.startMem(c, "verify", os.TempDir())
+	if err != nil {
+		return err
+	}
 	rep, err := restore.Verify(c.Context, rd.Reader)
 	if err != nil {
-		return fmt.Errorf("verify %s: %w", name, err)
+		return mem.finish(fmt.Errorf("verify %s: %w", name, err))
+	}
+	if err := mem.finish(nil); err != nil {
+		return err
 	}
 	if c.Bool("json") {
 		out := map[string]any{
