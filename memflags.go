@@ -134,7 +134,11 @@ func (m *memRun) finish(runErr error) error {
 		cancel()
 	}
 	sum := m.guard.Stop()
-	m.log.Info("memory summary", sum.LogAttrs()...)
+	level := slog.LevelInfo
+	if runErr != nil {
+		level = slog.LevelDebug // the error line is what matters then
+	}
+	m.log.Log(context.Background(), level, "memory summary", sum.LogAttrs()...)
 	if m.stats != "" {
 		doc := statsDoc{Command: m.command, OK: runErr == nil, Summary: sum}
 		if runErr != nil {

@@ -57,6 +57,7 @@ func Run(m *testing.M) int {
 	code := m.Run()
 	if err := srv.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "testdb: stop server: %v\n", err)
+		code = 1
 	}
 	return code
 }
@@ -160,11 +161,20 @@ func (s *Server) wait(limit time.Duration) error {
 	}
 }
 
-func (s *Server) stop() error {
+func (s *Server) stop() (err error) {
 	if s.cmd == nil {
 		return nil
 	}
-	defer os.RemoveAll(s.dir)
+	defer func() {
+		if err != nil {
+			// A crashed server explains itself only in its error log.
+			if log, rerr := os.ReadFile(filepath.Join(s.dir, "error.log")); rerr == nil {
+				lines := strings.Split(string(log), "\n")
+				err = fmt.Errorf("%w\nlast lines of the server's error log:\n%s", err, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			}
+		}
+		os.RemoveAll(s.dir)
+	}()
 	db, err := sql.Open("mysql", s.Config.FormatDSN())
 	if err == nil {
 		db.Exec("SHUTDOWN")
