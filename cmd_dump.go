@@ -94,7 +94,7 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 	}
 	defer db.Close()
 	opts.FrameSize = mem.guard.Batch("dump_frame_bytes", 1<<20, 256<<10).Size
-	opts.PageRows = mem.guard.Batch("dump_page_rows", 10000, 500).Size
+	opts.PageRows = mem.guard.Batch("dump_page_rows", 20000, 500).Size
 
 	log := e.log.With("component", "dump", "database", opts.Database)
 	log.Info("dump started", "server", conn.Describe(), "output", out, "compression", opts.Compression)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"lms-backup/dumpfile"
+	"lms-backup/paginate"
 )
 
 // ErrUsage marks invalid options.
@@ -28,7 +29,7 @@ var ErrUsage = errors.New("dump: invalid options")
 const (
 	DefaultMaxStatement = 1 << 20
 	defaultFrameSize    = 1 << 20
-	defaultPageRows     = 10000
+	defaultPageRows     = 20000
 	minStatement        = 4 << 10
 )
 
@@ -50,7 +51,7 @@ type Options struct {
 	// frames (and so the dump's buffers) under pressure. nil means 1 MiB.
 	FrameSize func() int
 	// PageRows returns how many rows the next keyset page of a table reads;
-	// asked before each page. nil means 10,000.
+	// asked before each page. nil means 20,000.
 	PageRows func() int
 	// Tool names the program in the dump header, e.g. "lms-backup 1.0.0".
 	Tool string
@@ -321,33 +322,25 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 	if len(t.Columns) == 0 {
 		return sum, nil
 	}
-	var sel, prefix []byte
-	sel = append(sel, "SELECT "...)
+	var prefix []byte
 	prefix = append(prefix, "INSERT INTO "...)
 	prefix = AppendIdent(prefix, t.Name)
 	prefix = append(prefix, " ("...)
+	exprs := make([]string, len(t.Columns))
 	for i := range t.Columns {
 		if i > 0 {
-			sel = append(sel, ", "...)
 			prefix = append(prefix, ',')
 		}
-		sel = append(sel, selectExpr(&t.Columns[i])...)
+		exprs[i] = selectExpr(&t.Columns[i])
 		prefix = AppendIdent(prefix, t.Columns[i].Name)
 	}
-	sel = append(sel, " FROM "...)
-	sel = AppendIdent(sel, t.Name)
 	prefix = append(prefix, ") VALUES "...)
 
-	rows, err := d.conn.QueryContext(ctx, string(sel))
+	cur, err := d.cursor(ctx, t, exprs)
 	if err != nil {
 		return sum, err
 	}
-	defer rows.Close()
-	vals := make([]sql.RawBytes, len(t.Columns))
-	ptrs := make([]any, len(t.Columns))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
+	defer cur.Close()
 	var (
 		fb        *frameBuf
 		row       []byte
@@ -371,10 +364,8 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 		}
 		return err
 	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return sum, err
-		}
+	for cur.Next(ctx, d.conn) {
+		vals := cur.Values()
 		row = append(row[:0], '(')
 		for i := range vals {
 			if i > 0 {
@@ -415,7 +406,7 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 				"table", t.Name, "statement_bytes", stmtLen+2, "max_allowed_packet", d.maxPacket)
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := cur.Err(); err != nil {
 		return sum, err
 	}
 	if fb != nil {
@@ -425,6 +416,26 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 	}
 	d.res.Rows += sum.Rows
 	return sum, nil
+}
+
+// cursor pages through t by its primary key (or a unique NOT NULL key),
+// reading exprs; a table without such a key is read in one streamed query.
+// Key columns that are selected unchanged are read from the row itself.
+func (d *dumper) cursor(ctx context.Context, t *table, exprs []string) (*paginate.Cursor, error) {
+	key, err := paginate.FindKey(ctx, d.conn, d.opts.Database, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	for k := range key {
+		for i, c := range t.Columns {
+			plain := c.Kind == KindNumber || c.Kind == KindText || c.Kind == KindBinary
+			if c.Name == key[k].Name && plain && key[k].Type != paginate.KeyOrdinal {
+				key[k].Index = i
+			}
+		}
+	}
+	return paginate.New(paginate.Query{Table: t.Name, Columns: exprs, Key: key},
+		paginate.Options{PageSize: d.opts.PageRows, Log: d.log.With("table", t.Name)})
 }
 
 // frameSize asks for the next data frame's size and lets the pipe drop

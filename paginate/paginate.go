@@ -1,0 +1,439 @@
+// Package paginate reads a MySQL/MariaDB table page by page with keyset
+// cursors: each page is "SELECT ... WHERE <key after the last row> ORDER BY
+// <key> LIMIT n", never OFFSET, so every page costs the same however deep it is.
+//
+// The package knows nothing about what the rows are for. The caller chooses
+// the SQL of the selected columns, the unique key to page by (FindKey finds
+// one) and the page size, which a function it passes is asked for before every
+// page. A table without a usable key is read in one streamed query instead.
+//
+// Consistency across pages is the caller's business: pass the same *sql.Conn
+// or *sql.Tx inside a REPEATABLE READ snapshot transaction to every Next and
+// the cursor reads one snapshot; with a *sql.DB each page may run on another
+// connection and sees whatever is committed at that moment.
+package paginate
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Querier runs a query. It is satisfied by *sql.DB, *sql.Conn and *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var (
+	_ Querier = (*sql.DB)(nil)
+	_ Querier = (*sql.Conn)(nil)
+	_ Querier = (*sql.Tx)(nil)
+)
+
+// DefaultPageSize is the page size when Options.PageSize is nil.
+const DefaultPageSize = 1000
+
+// Errors reported by Cursor.Err, wrapped with the table and page.
+var (
+	// ErrNullKey means the last row of a page had NULL in a key column, so
+	// the next page cannot be positioned after it.
+	ErrNullKey = errors.New("paginate: NULL in a key column: page by a NOT NULL unique key")
+	// ErrNoProgress means a full page ended on the same key as the page
+	// before it: the key is not unique or its KeyType does not match the
+	// column, and reading on would loop forever.
+	ErrNoProgress = errors.New("paginate: key did not advance between pages: check that the key is unique and its KeyType matches the column")
+)
+
+// KeyType says how the cursor hands a key value of the last row back to the
+// server in the next page's condition. The text of a value as the server sent
+// it is compared again by the server, so each type must compare the way the
+// index orders.
+type KeyType uint8
+
+const (
+	// KeyNumber is for integers, DECIMAL and temporal columns (DATE,
+	// DATETIME, TIMESTAMP, TIME, YEAR). A value whose text parses as an
+	// int64 or uint64 is passed as that integer; anything else is passed as
+	// its text in a Go string, which the server converts to the column's
+	// type (exact for DECIMAL and temporal text). Not for FLOAT/DOUBLE: their
+	// text is rounded and does not compare equal to the stored value.
+	// Temporal values must arrive as the server's text (the driver's
+	// default parseTime=false). TIMESTAMP keys are exact only when the
+	// session time_zone has no DST (for example '+00:00'): a repeated local
+	// hour maps back to one instant.
+	KeyNumber KeyType = iota
+	// KeyText is for CHAR, VARCHAR and TEXT columns (and types the server
+	// parses from text, such as UUID and INET6). The value is passed as a Go
+	// string, so with interpolateParams the driver writes a plain '...'
+	// literal, which the server compares under the column's collation, the
+	// collation the index is ordered by. Never a []byte: the driver writes
+	// those as _binary'...', which compares bytewise and breaks the order
+	// under case- or accent-insensitive collations.
+	KeyText
+	// KeyBinary is for BINARY, VARBINARY and BLOB columns. The value is passed
+	// as a []byte, written by the driver as _binary'...' and compared
+	// bytewise, which is how a binary column's index is ordered.
+	KeyBinary
+	// KeyOrdinal is for ENUM, SET and BIT columns, whose index is ordered by
+	// the member number or bit value, not by the text the server sends (an
+	// ENUM compared with a string literal compares the labels as strings:
+	// measured, rows come back twice). The cursor selects `col`+0 as a
+	// hidden column and passes that number. Index is ignored for reading the
+	// key. ENUM and SET comparisons with a number do not give a range scan
+	// (EXPLAIN type=index: each page scans the index from its start), so an
+	// ENUM key is correct but slow on big tables; BIT gets a range.
+	KeyOrdinal
+	keyTypes // number of key types; keep last
+)
+
+// String returns the constant's name without the Key prefix.
+func (t KeyType) String() string {
+	switch t {
+	case KeyNumber:
+		return "number"
+	case KeyText:
+		return "text"
+	case KeyBinary:
+		return "binary"
+	case KeyOrdinal:
+		return "ordinal"
+	}
+	return "KeyType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// KeyColumn is one column of the unique key a Cursor pages by.
+type KeyColumn struct {
+	// Name is the column name, unquoted; the package quotes it with
+	// backticks, doubling backticks inside it.
+	Name string
+	// Index is the position in Query.Columns of an expression that yields
+	// this column's value unchanged (such as "`id`"), so that the cursor
+	// reads the last row's key without selecting it twice. -1 means the
+	// cursor appends the column to the SELECT list itself and hides it from
+	// Values. Note that 0 is a real index: set -1 explicitly.
+	Index int
+	// Type says how the value is passed back to the server.
+	Type KeyType
+}
+
+// Query describes what to read. Every string is SQL inserted as is, except
+// Table, Schema and KeyColumn.Name, which the package quotes. Columns and
+// Where must not contain placeholders other than Where's, which bind to Args.
+type Query struct {
+	// Table is the table name, unquoted.
+	Table string
+	// Schema is the database name, unquoted; empty means the connection's
+	// current database.
+	Schema string
+	// Columns are the SELECT expressions, valid SQL (the caller quotes
+	// identifiers), for example "`id`" or "CAST(`f` AS DOUBLE)".
+	Columns []string
+	// Key is the unique key to page by, in index order. Empty means no key:
+	// the table is read in one streamed query without ORDER BY or LIMIT.
+	Key []KeyColumn
+	// Where is an optional extra condition, ANDed with the keyset condition.
+	Where string
+	// Args are the values for Where's placeholders.
+	Args []any
+}
+
+// Options tunes a Cursor. The zero value is valid.
+type Options struct {
+	// PageSize is called before each page and returns its row count.
+	// nil means DefaultPageSize; results below 1 are treated as 1.
+	PageSize func() int
+	// Log receives the notice that a keyless table is read in one query
+	// (once per Cursor, at Info). nil discards it.
+	Log *slog.Logger
+}
+
+// Cursor iterates over the rows of a Query, fetching one page at a time.
+// At most one page's *sql.Rows is open at any time, from the Next that
+// fetched it until the Next that returns false or Close: on a *sql.Conn or
+// *sql.Tx run no other statement on the connection meanwhile. The cursor
+// itself allocates nothing per row (only per page), and Values lends the
+// driver's buffers rather than copying them.
+//
+// A Cursor is not safe for concurrent use.
+type Cursor struct {
+	name  string // quoted table, for errors and logs
+	first string // SQL of the first page (or the only query without a key)
+	next  string // SQL of the following pages; "" without a key
+	args  []any  // copy of Query.Args
+	key   []keyState
+	cols  int // len(Query.Columns): Values hides what follows
+
+	pageSize func() int
+	log      *slog.Logger
+
+	vals   []sql.RawBytes // scan destination, reused for every row
+	dest   []any          // pointers into vals
+	qargs  []any          // arguments of the next page's query, reused
+	rows   *sql.Rows
+	limit  int // LIMIT of the open page
+	n      int // rows read from the open page
+	pages  int
+	logged bool
+	done   bool
+	err    error
+}
+
+// keyState is a key column and the copy of its value in the last row of the
+// last full page.
+type keyState struct {
+	KeyColumn
+	pos int    // position of the value in vals
+	buf []byte // value in the last row of the last full page; never nil
+}
+
+// New validates q and builds its SQL once. It does no I/O. It keeps a copy
+// of q.Args (the slice, not the values it points to).
+func New(q Query, o Options) (*Cursor, error) {
+	if err := validate(q); err != nil {
+		return nil, err
+	}
+	b := build(q)
+	c := &Cursor{
+		name:     b.table,
+		first:    b.first,
+		next:     b.next,
+		args:     slices.Clone(q.Args),
+		cols:     len(q.Columns),
+		pageSize: o.PageSize,
+		log:      o.Log,
+		vals:     make([]sql.RawBytes, b.selected),
+		key:      make([]keyState, len(q.Key)),
+	}
+	if c.pageSize == nil {
+		c.pageSize = func() int { return DefaultPageSize }
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.dest = make([]any, len(c.vals))
+	for i := range c.vals {
+		c.dest[i] = &c.vals[i]
+	}
+	for i, k := range q.Key {
+		c.key[i] = keyState{KeyColumn: k, pos: b.keyPos[i], buf: make([]byte, 0, 16)}
+	}
+	c.qargs = make([]any, 0, 2*len(q.Key)+len(q.Args)+1)
+	return c, nil
+}
+
+func validate(q Query) error {
+	if q.Table == "" {
+		return errors.New("paginate: query has no table")
+	}
+	if len(q.Columns) == 0 {
+		return fmt.Errorf("paginate: query on %s selects no columns", q.Table)
+	}
+	for i, col := range q.Columns {
+		if col == "" {
+			return fmt.Errorf("paginate: query on %s: column %d is empty", q.Table, i)
+		}
+	}
+	for i, k := range q.Key {
+		if k.Name == "" {
+			return fmt.Errorf("paginate: query on %s: key column %d has no name", q.Table, i)
+		}
+		if k.Index < -1 || k.Index >= len(q.Columns) {
+			return fmt.Errorf("paginate: query on %s: key column %s: index %d out of range [-1, %d)", q.Table, k.Name, k.Index, len(q.Columns))
+		}
+		if k.Type >= keyTypes {
+			return fmt.Errorf("paginate: query on %s: key column %s: unknown %v", q.Table, k.Name, k.Type)
+		}
+		for _, o := range q.Key[:i] {
+			if strings.EqualFold(o.Name, k.Name) { // column names ignore case
+				return fmt.Errorf("paginate: query on %s: key column %s listed twice", q.Table, k.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// Next advances to the next row and reports whether there is one. When the
+// current page is exhausted it fetches the next one: the first page has no
+// keyset condition, and a page shorter than its LIMIT ends the cursor without
+// another query. Next returns false at the end, on error (see Err) and after
+// Close. ctx bounds the queries and the reading of their rows; cancelling it
+// is the way to abort a long keyless query quickly.
+func (c *Cursor) Next(ctx context.Context, db Querier) bool {
+	for {
+		if c.done || c.err != nil {
+			return false
+		}
+		if c.rows == nil {
+			if !c.query(ctx, db) {
+				return false
+			}
+		}
+		if c.rows.Next() {
+			if err := c.rows.Scan(c.dest...); err != nil {
+				c.fail(ctx, "read", c.pages, err)
+				return false
+			}
+			c.n++
+			// Only a full page is followed by another, and LIMIT makes its
+			// n-th row the last: copy that row's key, nothing else.
+			if c.next != "" && c.n == c.limit {
+				if err := c.saveKey(); err != nil {
+					c.fail(ctx, "read", c.pages, err)
+					return false
+				}
+			}
+			return true
+		}
+		err := c.rows.Err()
+		if cerr := c.rows.Close(); err == nil {
+			err = cerr
+		}
+		c.rows = nil
+		if err != nil {
+			c.fail(ctx, "read", c.pages, err)
+			return false
+		}
+		if c.next == "" || c.n < c.limit {
+			c.done = true
+			return false
+		}
+	}
+}
+
+// query opens the next page.
+func (c *Cursor) query(ctx context.Context, db Querier) bool {
+	query := c.first
+	c.qargs = c.qargs[:0]
+	if c.next == "" {
+		if !c.logged {
+			c.logged = true
+			c.log.InfoContext(ctx, "table has no primary or unique NOT NULL key: reading it in one streamed query", "table", c.name)
+		}
+	} else {
+		if c.pages > 0 {
+			query = c.next
+			c.appendKeyArgs()
+		}
+		c.limit = max(c.pageSize(), 1)
+	}
+	c.qargs = append(c.qargs, c.args...)
+	if c.next != "" {
+		c.qargs = append(c.qargs, int64(c.limit))
+	}
+	rows, err := db.QueryContext(ctx, query, c.qargs...)
+	clear(c.qargs) // drop references to key strings and the caller's Args
+	if err != nil {
+		c.fail(ctx, "query", c.pages+1, err)
+		return false
+	}
+	c.rows = rows
+	c.n = 0
+	c.pages++
+	return true
+}
+
+// saveKey copies the key of the current row, which RawBytes only lends until
+// the next rows.Next, into the reused per-column buffers.
+func (c *Cursor) saveKey() error {
+	same := c.pages > 1
+	for i := range c.key {
+		k := &c.key[i]
+		v := c.vals[k.pos]
+		if v == nil {
+			return fmt.Errorf("%w (column %s)", ErrNullKey, quoteIdent(nil, k.Name))
+		}
+		if same && !bytes.Equal(v, k.buf) {
+			same = false
+		}
+		k.buf = append(k.buf[:0], v...)
+	}
+	if same {
+		return ErrNoProgress
+	}
+	return nil
+}
+
+// appendKeyArgs appends the keyset condition's arguments: a column's value
+// twice (for "k > ?" and "k = ?"), the last column's once.
+func (c *Cursor) appendKeyArgs() {
+	for i := range c.key {
+		k := &c.key[i]
+		v := k.arg()
+		c.qargs = append(c.qargs, v)
+		if i < len(c.key)-1 {
+			c.qargs = append(c.qargs, v)
+		}
+	}
+}
+
+// arg converts the saved value for the driver.
+func (k *keyState) arg() any {
+	switch k.Type {
+	case KeyText:
+		return string(k.buf)
+	case KeyBinary:
+		// The buffer is only read while QueryContext runs; it is non-nil, so
+		// an empty value is written as _binary'' rather than NULL.
+		return k.buf
+	case KeyOrdinal:
+		if u, err := strconv.ParseUint(string(k.buf), 10, 64); err == nil {
+			return u
+		}
+	default:
+		if i, err := strconv.ParseInt(string(k.buf), 10, 64); err == nil {
+			return i
+		}
+		if u, err := strconv.ParseUint(string(k.buf), 10, 64); err == nil {
+			return u
+		}
+	}
+	return string(k.buf)
+}
+
+// fail records err, preferring the context's error when ctx is done (the
+// driver may report a cancelled read as a broken connection).
+func (c *Cursor) fail(ctx context.Context, op string, page int, err error) {
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
+	}
+	c.err = fmt.Errorf("%s %s page %d: %w", op, c.name, page, err)
+	if c.rows != nil {
+		c.rows.Close()
+		c.rows = nil
+	}
+}
+
+// Values returns the current row's columns, in the order of Query.Columns
+// and without the hidden key columns. A NULL is a nil slice; an empty string
+// is a non-nil empty slice. The slices are not copies: they are valid only
+// until the next call to Next or Close, and the returned slice itself is
+// reused for every row.
+func (c *Cursor) Values() []sql.RawBytes { return c.vals[:c.cols] }
+
+// Err returns the error that ended the cursor, if any. A cancelled context
+// is reported as an error wrapping ctx.Err().
+func (c *Cursor) Err() error { return c.err }
+
+// Close ends the cursor and closes the open page, if any. It is idempotent:
+// later calls return nil. The driver reads and discards the rest of an open
+// result, which is at most one page (a keyless query has one page: the whole
+// table, so cancel the context instead to abort it quickly). Close does not
+// close db.
+func (c *Cursor) Close() error {
+	c.done = true
+	if c.rows == nil {
+		return nil
+	}
+	err := c.rows.Close()
+	c.rows = nil
+	return err
+}
+
+// Pages returns the number of queries the cursor has run so far.
+func (c *Cursor) Pages() int { return c.pages }
