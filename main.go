@@ -22,6 +22,7 @@ import (
 	"lms-backup/dbconn"
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
+	"lms-backup/fixture"
 	"lms-backup/restore"
 )
 
@@ -36,7 +37,7 @@ const (
 	exitConnect     = 3   // server unreachable, access denied, unknown database
 	exitBadDump     = 4   // input is not a dump, or is damaged or truncated
 	exitOutput      = 5   // the output file could not be written
-	exitRestore     = 6   // the server rejected a statement, or the target is not empty
+	exitRestore     = 6   // the server rejected a statement, or the target database is not empty (restore, fixture)
 	exitMemory      = 7   // the work completed, but the peak heap exceeded --max-heap
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
@@ -48,7 +49,7 @@ const exitCodesHelp = `EXIT CODES:
    3    connection: server unreachable, access denied, unknown database
    4    bad dump file: not a dump, damaged or truncated
    5    output: the output file could not be written (folder, permissions, disk full)
-   6    restore: the server rejected a statement, or the target database is not empty
+   6    target: the server rejected a statement, or the target database is not empty (restore, fixture)
    7    memory: the work completed, but the peak heap exceeded --max-heap
    130  interrupted by SIGINT or SIGTERM (nothing left under the final name)`
 
@@ -97,7 +98,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitOK
 	case interrupted || errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage):
+	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage),
+		errors.Is(err, fixture.ErrUsage):
 		return exitUsage
 	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase):
 		return exitConnect
@@ -105,7 +107,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitBadDump
 	case errors.As(err, &output):
 		return exitOutput
-	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty):
+	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty), errors.Is(err, fixture.ErrExists):
 		return exitRestore
 	case errors.Is(err, errHeapExceeded):
 		return exitMemory
@@ -156,7 +158,7 @@ EXAMPLES:
 		Before: func(c *cli.Context) error {
 			return env.setupLogging(c.String("log-format"), c.String("log-level"), c.Bool("quiet"))
 		},
-		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env)},
+		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env), fixtureCommand(env)},
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {

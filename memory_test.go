@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"lms-backup/internal/testdb"
+)
+
+// Memory budgets the CI holds the commands to (see README, "Memory").
+const (
+	dumpHeapBudget  = 32 << 20 // peak heap of dump, any database size
+	dumpRSSBudget   = 64 << 20 // peak RSS of dump
+	flatnessPercent = 15       // a 4x larger database may raise peak heap by this much at most
+)
+
+// fixtureDB creates the sample loan database at scale with the binary.
+func fixtureDB(t *testing.T, srv *testdb.Server, scale int) string {
+	t.Helper()
+	db := fmt.Sprintf("loans_s%d_%d", scale, os.Getpid())
+	t.Cleanup(func() { srv.Exec(t, "", "DROP DATABASE IF EXISTS "+ident(db)) })
+	mustRun(t, append([]string{"--quiet", "fixture", "--force", "-D", db, "--scale", fmt.Sprint(scale)}, connArgs(srv)...)...)
+	return db
+}
+
+type memStats struct {
+	PeakHeap       int64    `json:"peak_heap_bytes"`
+	PeakRSS        int64    `json:"peak_rss_bytes"`
+	ThrottleEvents int      `json:"throttle_events"`
+	Profiles       []string `json:"heap_profiles"`
+	maxRSS         int64    // from the kernel, for the finished process
+	code           int
+	stderr         string
+}
+
+// measured runs the binary in a fresh process with the Go runtime's memory
+// settings pinned, and returns its --stats-json and its max RSS.
+func measured(t *testing.T, args ...string) memStats {
+	t.Helper()
+	statsFile := filepath.Join(t.TempDir(), "stats.json")
+	cmd := exec.Command(bin, append([]string{"--quiet", args[0], "--stats-json", statsFile}, args[1:]...)...)
+	env := []string{"GOGC=100", "GOMAXPROCS=2"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOMAXPROCS=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var s memStats
+	if ee, ok := err.(*exec.ExitError); ok {
+		s.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	s.stderr = stderr.String()
+	data, err := os.ReadFile(statsFile)
+	if err != nil {
+		t.Fatalf("no --stats-json written (exit %d): %v\n%s", s.code, err, s.stderr)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	return s
+}
+
+func median(xs []int64) int64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// TestDumpMemoryIsFlat dumps fixture databases at two scales, one 4x the
+// other, in fresh processes: the peak heap stays under the budget and the
+// larger database raises it by no more than flatnessPercent (medians of five
+// runs: where a GC cycle falls moves a single peak by a few MiB).
+func TestDumpMemoryIsFlat(t *testing.T) {
+	srv := testdb.Get(t)
+	scales := []int{4, 16}
+	peaks := map[int]int64{}
+	for _, scale := range scales {
+		db := fixtureDB(t, srv, scale)
+		var heaps []int64
+		for i := range 5 {
+			out := filepath.Join(t.TempDir(), fmt.Sprintf("s%d-%d.sql.zst", scale, i))
+			s := measured(t, append([]string{"dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+			if s.code != 0 {
+				t.Fatalf("dump scale %d: exit %d\n%s", scale, s.code, s.stderr)
+			}
+			if s.PeakHeap <= 0 || s.PeakHeap > dumpHeapBudget {
+				t.Errorf("scale %d: peak heap %d bytes, budget %d", scale, s.PeakHeap, dumpHeapBudget)
+			}
+			if s.maxRSS > dumpRSSBudget {
+				t.Errorf("scale %d: max RSS %d bytes, budget %d", scale, s.maxRSS, dumpRSSBudget)
+			}
+			heaps = append(heaps, s.PeakHeap)
+			t.Logf("scale %d run %d: peak heap %.1f MiB, peak RSS %.1f MiB (kernel max RSS %.1f MiB)",
+				scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(s.maxRSS)/(1<<20))
+		}
+		peaks[scale] = median(heaps)
+	}
+	small, large := peaks[scales[0]], peaks[scales[1]]
+	if large*100 > small*(100+flatnessPercent) {
+		t.Errorf("peak heap grows with the data: median %d bytes at scale %d, %d at scale %d (more than %d%%)",
+			small, scales[0], large, scales[1], flatnessPercent)
+	}
+}
+
+// TestTightMemLimit dumps with a budget far below what the dump would
+// like: it completes, throttles, writes a heap profile that pprof reads,
+// and the dump still restores to identical tables. --max-heap turns a
+// regression into exit 7 without losing the work.
+func TestTightMemLimit(t *testing.T) {
+	srv := testdb.Get(t)
+	src := fixtureDB(t, srv, 4)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "tight.sql.zst")
+	s := measured(t, append([]string{"dump", "-D", src, "-o", out, "--mem-limit", "16MiB", "--heap-profile-dir", dir}, connArgs(srv)...)...)
+	if s.code != 0 {
+		t.Fatalf("dump under 16MiB: exit %d\n%s", s.code, s.stderr)
+	}
+	if s.ThrottleEvents == 0 {
+		t.Error("no throttle events under a 16MiB budget")
+	}
+	if len(s.Profiles) == 0 {
+		t.Fatal("no heap profile written near the budget")
+	}
+	for _, p := range s.Profiles {
+		if filepath.Dir(p) != dir {
+			t.Errorf("profile %s not in --heap-profile-dir", p)
+		}
+		top, err := exec.Command("go", "tool", "pprof", "-top", "-sample_index=inuse_space", bin, p).CombinedOutput()
+		if err != nil || !bytes.Contains(top, []byte("flat%")) {
+			t.Errorf("pprof cannot read %s: %v\n%s", p, err, top)
+		}
+	}
+	dst := srv.CreateDB(t, "tight")
+	mustRun(t, append(append([]string{"--quiet", "restore", "-D", dst}, connArgs(srv)...), out)...)
+	compareDatabases(t, srv, src, dst)
+
+	t.Run("max-heap", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "over.sql.zst")
+		s := measured(t, append([]string{"dump", "-D", src, "-o", out, "--max-heap", "1MiB"}, connArgs(srv)...)...)
+		if s.code != exitMemory || !strings.Contains(s.stderr, "--max-heap") {
+			t.Fatalf("exit %d, want %d\n%s", s.code, exitMemory, s.stderr)
+		}
+		mustRun(t, "verify", out) // the work itself completed
+	})
+}
