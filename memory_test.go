@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"lms-backup/internal/testdb"
 )
@@ -157,4 +160,97 @@ func TestTightMemLimit(t *testing.T) {
 		}
 		mustRun(t, "verify", out) // the work itself completed
 	})
+}
+
+// TestDebugAddrAndSIGUSR2 holds a dump on a table lock and inspects it
+// while it runs: /debug/memstatus answers with the summary so far, pprof
+// serves a heap profile, and SIGUSR2 writes one into --heap-profile-dir.
+func TestDebugAddrAndSIGUSR2(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	dir := t.TempDir()
+	locker := srv.Open(t, db)
+	locker.SetMaxOpenConns(1)
+	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			locker.Exec("UNLOCK TABLES")
+		}
+	}
+	defer unlock()
+
+	out := filepath.Join(dir, "held.sql.zst")
+	cmd := exec.Command(bin, append([]string{"--log-format", "json", "dump", "-D", db, "-o", out,
+		"--debug-addr", "127.0.0.1:0", "--heap-profile-dir", dir}, connArgs(srv)...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	addr := make(chan string, 1)
+	go func() {
+		dec := json.NewDecoder(stderr)
+		for {
+			var line map[string]any
+			if dec.Decode(&line) != nil {
+				return
+			}
+			if line["msg"] == "debug server listening" {
+				addr <- fmt.Sprint(line["addr"])
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(30 * time.Second):
+		t.Fatal("the debug server never said where it listens")
+	}
+	status := httpGet(t, base+"/debug/memstatus")
+	var st map[string]any
+	if err := json.Unmarshal(status, &st); err != nil || st["peak_heap_bytes"] == nil {
+		t.Fatalf("/debug/memstatus: %v: %s", err, status)
+	}
+	if heap := httpGet(t, base+"/debug/pprof/heap"); len(heap) < 2 || heap[0] != 0x1f || heap[1] != 0x8b {
+		t.Fatal("/debug/pprof/heap is not a gzipped profile")
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(dir, "lms-backup-dump-heap-*.pprof"))
+		if len(matches) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SIGUSR2 wrote no heap profile")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	unlock()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the dump failed after SIGUSR2: %v", err)
+	}
+	mustRun(t, "verify", out)
+}
+
+func httpGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return body
 }
