@@ -39,13 +39,15 @@ type memStats struct {
 	PeakRSS        int64    `json:"peak_rss_bytes"`
 	ThrottleEvents int      `json:"throttle_events"`
 	Profiles       []string `json:"heap_profiles"`
-	maxRSS         int64    // from the kernel, for the finished process
 	code           int
 	stderr         string
 }
 
 // measured runs the binary in a fresh process with the Go runtime's memory
-// settings pinned, and returns its --stats-json and its max RSS.
+// settings pinned, and returns its --stats-json. RSS is the child's own
+// VmHWM: the kernel's ru_maxrss for a child of os/exec also counts the
+// parent's memory (the child starts as a vfork sharing the parent's pages),
+// which here read 238 MiB for a 40 MiB dump.
 func measured(t *testing.T, args ...string) memStats {
 	t.Helper()
 	statsFile := filepath.Join(t.TempDir(), "stats.json")
@@ -74,7 +76,6 @@ func measured(t *testing.T, args ...string) memStats {
 	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatal(err)
 	}
-	s.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 	return s
 }
 
@@ -104,12 +105,12 @@ func TestDumpMemoryIsFlat(t *testing.T) {
 			if s.PeakHeap <= 0 || s.PeakHeap > dumpHeapBudget {
 				t.Errorf("scale %d: peak heap %d bytes, budget %d", scale, s.PeakHeap, dumpHeapBudget)
 			}
-			if s.maxRSS > dumpRSSBudget {
-				t.Errorf("scale %d: max RSS %d bytes, budget %d", scale, s.maxRSS, dumpRSSBudget)
+			if s.PeakRSS <= 0 || s.PeakRSS > dumpRSSBudget {
+				t.Errorf("scale %d: peak RSS %d bytes, budget %d", scale, s.PeakRSS, dumpRSSBudget)
 			}
 			heaps = append(heaps, s.PeakHeap)
-			t.Logf("scale %d run %d: peak heap %.1f MiB, peak RSS %.1f MiB (kernel max RSS %.1f MiB)",
-				scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(s.maxRSS)/(1<<20))
+			t.Logf("scale %d run %d: peak heap %.1f MiB, peak RSS %.1f MiB",
+				scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20))
 		}
 		peaks[scale] = median(heaps)
 	}

@@ -374,18 +374,25 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 			row = AppendValue(row, &t.Columns[i], vals[i], vals[i] == nil)
 		}
 		row = append(row, ')')
-		if stmtLen > 0 && stmtLen+1+len(row)+2 > d.opts.MaxStatement {
+		// End the frame before this row would take it past its size (a
+		// frame holds at least one row), and the statement before the row
+		// would take it past MaxStatement. Frames so stay within their
+		// buffers' capacity and the buffers never grow.
+		if fb != nil && frameRows > 0 && len(fb.buf)+len(prefix)+len(row)+3 > frameSize {
+			if err := flush(); err != nil {
+				return sum, err
+			}
+		}
+		if stmtLen > 0 && stmtLen+1+len(row)+2 > min(d.opts.MaxStatement, frameSize) {
 			fb.buf = append(fb.buf, ";\n"...)
 			stmtLen = 0
-			if len(fb.buf) >= frameSize {
-				if err := flush(); err != nil {
-					return sum, err
-				}
-			}
 		}
 		if fb == nil {
 			if fb, err = d.pipe.get(ctx); err != nil {
 				return sum, err
+			}
+			if cap(fb.buf) < frameSize {
+				fb.buf = make([]byte, 0, frameSize)
 			}
 		}
 		if stmtLen == 0 {
@@ -438,8 +445,9 @@ func (d *dumper) cursor(ctx context.Context, t *table, exprs []string) (*paginat
 		paginate.Options{PageSize: d.opts.PageRows, Log: d.log.With("table", t.Name)})
 }
 
-// frameSize asks for the next data frame's size and lets the pipe drop
-// buffers that grew much larger than that.
+// frameSize asks for the next data frame's size (at least 64 KiB; a
+// smaller frame also bounds its statements) and lets the pipe drop buffers
+// much larger than that, grown by a single huge row.
 func (d *dumper) frameSize() int {
 	n := max(d.opts.FrameSize(), 64<<10)
 	d.pipe.keep.Store(int64(2 * n))
