@@ -26,6 +26,12 @@ lint:
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
 
+# bench compares dump and restore with mariadb-dump | zstd (and mydumper
+# when installed) on a fixture database; not part of `make test`.
+bench: deps build
+	@command -v /usr/bin/time >/dev/null || { echo "bench needs GNU time: apt-get install time"; exit 1; }
+	@scripts/bench.sh $(BIN)
+
 # fuzz runs each fuzz target for a while (the seeds already run in `make test`).
 fuzz:
 	$(GO) test ./dump -run XXX -fuzz FuzzAppendString -fuzztime 30s

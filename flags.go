@@ -18,7 +18,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dsn", EnvVars: []string{"LMS_DSN"}, Category: connCategory,
 			Usage: "go-sql-driver DSN, e.g. 'user@unix(/run/mysqld/mysqld.sock)/'; instead of the flags below"},
 		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Category: connCategory, Usage: "server host; empty or localhost means the unix socket"},
-		&cli.IntFlag{Name: "port", Aliases: []string{"P"}, Category: connCategory, Usage: "TCP port (default 3306)"},
+		&cli.IntFlag{Name: "port", Aliases: []string{"P"}, Category: connCategory, Usage: "TCP port", DefaultText: "3306"},
 		&cli.StringFlag{Name: "socket", Aliases: []string{"S"}, Category: connCategory, Usage: "unix socket (default /run/mysqld/mysqld.sock)"},
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Category: connCategory, Usage: "user name (default: defaults file, else your login name)"},
 		&cli.StringFlag{Name: "password", Category: connCategory, Usage: "password (visible to other local users: prefer --password-file, MYSQL_PWD or --defaults-file)"},

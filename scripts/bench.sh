@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# make bench: lms-backup against its peers on one throwaway MariaDB, in one
+# session, alternating the tools run by run so that the machine's drift hits
+# them alike. Prints a table of medians (wall time, CPU, peak RSS, output
+# size) with ratios, and writes it to BENCHMARKS.md.
+#   BENCH_SCALE  fixture scale (default 20: 20k users, ~713k installments)
+#   BENCH_RUNS   runs of each tool (default 3)
+set -euo pipefail
+BIN=${1:-bin/lms-backup}
+SCALE=${BENCH_SCALE:-20}
+RUNS=${BENCH_RUNS:-3}
+PATH="$PATH:/usr/sbin"
+for tool in /usr/bin/time zstd mariadb-dump; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install time zstd mariadb-client)" >&2; exit 1; }
+done
+have_mydumper=0
+command -v mydumper >/dev/null && have_mydumper=1
+
+work=$(mktemp -d /tmp/lms-bench.XXXXXX)
+sock="$work/mysqld.sock"
+cleanup() {
+  [ -S "$sock" ] && mariadb-admin --no-defaults --socket="$sock" -uroot shutdown >/dev/null 2>&1 || true
+  sleep 0.5; rm -rf "$work"
+}
+trap cleanup EXIT
+mariadb-install-db --no-defaults --datadir="$work/data" --auth-root-authentication-method=normal \
+  --skip-test-db --user="$(id -un)" >"$work/install.log" 2>&1
+mariadbd --no-defaults --datadir="$work/data" --socket="$sock" --skip-networking --user="$(id -un)" \
+  --log-error="$work/error.log" --innodb-buffer-pool-size=1G --innodb-flush-log-at-trx-commit=0 \
+  --max-allowed-packet=256M &
+for _ in $(seq 1 100); do mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1 && break; sleep 0.2; done
+conn=(--no-defaults --socket "$sock" --user root)
+cli=(--no-defaults --socket="$sock" -uroot)
+
+echo "bench: building the fixture at scale $SCALE" >&2
+"$BIN" -q fixture "${conn[@]}" -D lms --scale "$SCALE"
+rows=$(mariadb "${cli[@]}" -N lms -e "SELECT (SELECT COUNT(*) FROM users)+(SELECT COUNT(*) FROM loans)+(SELECT COUNT(*) FROM installments)+(SELECT COUNT(*) FROM payments)")
+
+# measure NAME OUTPUT COMMAND...: one run; appends "name wall cpu rss bytes" to $work/results.
+measure() {
+  local name=$1 out=$2; shift 2
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
+  read -r wall user sys rss <"$work/time"
+  local size=0
+  [ -n "$out" ] && size=$(du -sb "$out" | cut -f1)
+  echo "$name $wall $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}') $rss $size" >>"$work/results"
+}
+fresh() { mariadb "${cli[@]}" -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1"; }
+
+: >"$work/results"
+for run in $(seq 1 "$RUNS"); do
+  echo "bench: run $run of $RUNS" >&2
+  measure "read-floor" "" bash -c "for t in users loans installments payments; do mariadb ${cli[*]} --quick -N lms -e \"SELECT * FROM \$t\"; done >/dev/null"
+  measure "lms-backup-dump" "$work/lms.sql.zst" "$BIN" -q dump "${conn[@]}" -D lms -o "$work/lms.sql.zst"
+  measure "mariadb-dump|zstd-3" "$work/md.sql.zst" bash -c "mariadb-dump ${cli[*]} --single-transaction --quick lms | zstd -3 -q -T1 > $work/md.sql.zst"
+  if [ $have_mydumper = 1 ]; then
+    rm -rf "$work/myd"
+    measure "mydumper-t2-c" "$work/myd" mydumper --socket "$sock" -u root -B lms -t 2 -c -o "$work/myd"
+  fi
+  fresh r1
+  measure "lms-backup-restore" "" "$BIN" -q restore "${conn[@]}" -D r1 "$work/lms.sql.zst"
+  fresh r2
+  measure "zstd-dc|mariadb" "" bash -c "zstd -dc $work/lms.sql.zst | mariadb ${cli[*]} r2"
+done
+
+# Medians per tool and ratios against mariadb-dump|zstd and the read floor.
+report=$(python3 - "$work/results" "$SCALE" "$rows" <<'PY'
+import sys, statistics, collections
+res = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    n, wall, cpu, rss, size = line.split()
+    res[n].append((float(wall), float(cpu), int(rss), int(size)))
+med = {n: tuple(statistics.median(x[i] for x in v) for i in range(4)) for n, v in res.items()}
+print(f"Fixture scale {sys.argv[2]} ({int(sys.argv[3]):,} rows), medians of {len(next(iter(res.values())))} runs.\n")
+print("| tool | wall s | CPU s | peak RSS MiB | output MB | wall vs mariadb-dump\\|zstd | wall vs read floor |")
+print("|---|---|---|---|---|---|---|")
+base = med.get("mariadb-dump|zstd-3", (0,))[0]; floor = med.get("read-floor", (0,))[0]
+for n in ["read-floor", "lms-backup-dump", "mariadb-dump|zstd-3", "mydumper-t2-c", "lms-backup-restore", "zstd-dc|mariadb"]:
+    if n not in med: continue
+    w, c, r, s = med[n]
+    vs = f"{w/base:.2f}x" if base and "restore" not in n and "mariadb" != n[-7:] else ""
+    vf = f"{w/floor:.2f}x" if floor and n != "read-floor" and "restore" not in n and "|mariadb" not in n else ""
+    print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} | {s/1e6:.1f} | {vs} | {vf} |")
+rr = med.get("lms-backup-restore"); rc = med.get("zstd-dc|mariadb")
+if rr and rc: print(f"\nRestore: lms-backup {rr[0]:.2f} s vs stock client {rc[0]:.2f} s ({rr[0]/rc[0]:.2f}x).")
+PY
+)
+echo "$report"
+{
+  echo "# Benchmarks"
+  echo
+  echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(mariadbd --version | awk '{print $3}'), lms-backup $("$BIN" --version | awk '{print $3}')."
+  echo "One throwaway server on a unix socket; tools alternate run by run. The read floor is the stock client"
+  echo "reading every row of every table to /dev/null: what the server needs just to send the rows."
+  echo
+  echo "$report"
+} >BENCHMARKS.md
+echo "bench: written to BENCHMARKS.md" >&2
