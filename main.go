@@ -23,6 +23,7 @@ import (
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
 	"lms-backup/fixture"
+	"lms-backup/report"
 	"lms-backup/restore"
 )
 
@@ -99,7 +100,7 @@ func exitCode(err error, interrupted bool) int {
 	case interrupted || errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage),
-		errors.Is(err, fixture.ErrUsage):
+		errors.Is(err, fixture.ErrUsage), errors.Is(err, report.ErrUsage), errors.Is(err, report.ErrTemplate):
 		return exitUsage
 	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase):
 		return exitConnect
@@ -158,7 +159,7 @@ EXAMPLES:
 		Before: func(c *cli.Context) error {
 			return env.setupLogging(c.String("log-format"), c.String("log-level"), c.Bool("quiet"))
 		},
-		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env), fixtureCommand(env)},
+		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env), fixtureCommand(env), reportCommand(env)},
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"lms-backup/atomicfile"
+	"lms-backup/dbconn"
+	"lms-backup/report"
+)
+
+func reportCommand(env *appEnv) *cli.Command {
+	return &cli.Command{
+		Name:      "report",
+		Usage:     "build the month's loan report as an Excel workbook and a PDF",
+		UsageText: "lms-backup report --database DB --month YYYY-MM [--out DIR] [--format xlsx,pdf] [--lang ar|en] [options]",
+		Description: `Runs the report definition (built in: templates/loans.json; or --template
+FILE) for one month inside one read-only snapshot and streams every row to
+loans-YYYY-MM.xlsx and loans-YYYY-MM.pdf in --out. Rows are read with keyset
+cursors and never held whole; the PDF shows at most --pdf-max-rows rows per
+table (the workbook has them all). Files appear only when complete (mode
+0600). A month without any data still gets a report, with a warning.
+
+EXAMPLES:
+   lms-backup report --database lms --month 2024-03
+   lms-backup report -D lms --month 2024-03 --lang en --format pdf --out /srv/reports
+   lms-backup report -D other_fund --month 2024-03 --template /etc/lms/report.json
+
+` + exitCodesHelp,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "database to report on (required)"},
+			&cli.StringFlag{Name: "month", Usage: "the month, YYYY-MM (required)"},
+			&cli.StringFlag{Name: "out", Value: ".", Usage: "folder for the report files"},
+			&cli.StringFlag{Name: "format", Value: "xlsx,pdf", Usage: "comma-separated: xlsx, pdf"},
+			&cli.StringFlag{Name: "lang", Value: "ar", Usage: "ar (right to left) or en"},
+			&cli.StringFlag{Name: "template", Usage: "report definition file (JSON, like templates/loans.json)"},
+			&cli.IntFlag{Name: "pdf-max-rows", Value: 2000, Usage: "rows per table in the PDF; the rest are in the workbook only"},
+		}, append(connFlags(), memFlags()...)...),
+		Action: env.runReport,
+	}
+}
+
+func (e *appEnv) runReport(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("report takes no arguments (got %q)", c.Args().First())
+	}
+	database := c.String("database")
+	if database == "" {
+		return usagef("--database is required")
+	}
+	if c.String("month") == "" {
+		return usagef("--month is required, e.g. --month 2024-03")
+	}
+	opts := report.Options{Month: c.String("month"), Lang: c.String("lang")}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	formats := map[string]bool{}
+	for _, f := range strings.Split(c.String("format"), ",") {
+		switch f = strings.TrimSpace(strings.ToLower(f)); f {
+		case "xlsx", "pdf":
+			formats[f] = true
+		default:
+			return usagef("--format %q: use xlsx, pdf or xlsx,pdf", f)
+		}
+	}
+	if c.Int("pdf-max-rows") < 0 {
+		return usagef("--pdf-max-rows must be 0 or more")
+	}
+	out := c.String("out")
+	if st, err := os.Stat(out); err != nil || !st.IsDir() {
+		return outputError{fmt.Errorf("--out %s is not a folder (create it first)", out)}
+	}
+	// The template is checked before anything is written.
+	tpl, err := report.LoadTemplate(c.String("template"))
+	if err != nil {
+		return usageError{err}
+	}
+	conn := e.connOptions(c, database)
+	if err := conn.Validate(); err != nil {
+		return err
+	}
+	mem, err := e.startMem(c, "report", out)
+	if err != nil {
+		return err
+	}
+	return mem.finish(e.report(c, tpl, opts, conn, formats, out, mem))
+}
+
+func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Options, conn dbconn.Options,
+	formats map[string]bool, out string, mem *memRun) error {
+	db, err := dbconn.Open(c.Context, conn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var files []*atomicfile.File
+	var writers []report.Writer
+	closed := false
+	defer func() {
+		if !closed { // a failed run: release the writers' temp files, then drop ours
+			for _, w := range writers {
+				w.Close()
+			}
+		}
+		for _, f := range files {
+			f.Abort() // no-op after Commit
+		}
+	}()
+	base := filepath.Join(out, "loans-"+opts.Month)
+	for _, f := range []string{"xlsx", "pdf"} {
+		if !formats[f] {
+			continue
+		}
+		file, err := atomicfile.Create(base+"."+f, 0o600)
+		if err != nil {
+			return outputError{err}
+		}
+		files = append(files, file)
+		if f == "xlsx" {
+			writers = append(writers, report.NewXLSX(outputWriter{file}, report.XLSXOptions{}))
+		} else {
+			writers = append(writers, report.NewPDF(outputWriter{file}, report.PDFOptions{MaxRows: c.Int("pdf-max-rows")}))
+		}
+	}
+	log := e.log.With("component", "report", "database", conn.Database, "month", opts.Month)
+	log.Info("report started", "server", conn.Describe(), "out", out, "lang", opts.Lang)
+	prog := e.newProgress()
+	opts.Progress = func(part string, rows int64) { prog.update("report %s: %s, %d rows", opts.Month, part, rows) }
+	opts.PageRows = mem.guard.Batch("report_page_rows", 5000, 200).Size
+	res, err := report.Run(c.Context, db, tpl, opts, conn.Database, writers, log)
+	prog.done()
+	if err != nil {
+		return fmt.Errorf("report %s: %w", opts.Month, err)
+	}
+	closed = true
+	for i, w := range writers {
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("report %s: write %s: %w", opts.Month, files[i].Name(), err)
+		}
+	}
+	var names []string
+	for _, f := range files {
+		if err := f.Commit(); err != nil {
+			return outputError{err}
+		}
+		names = append(names, f.Name())
+	}
+	if res.Empty {
+		log.Warn("the month has no loans, payments or installments: the report is empty (check --month and --database)")
+	}
+	attrs := []any{"files", strings.Join(names, ",")}
+	for k, n := range res.Rows {
+		attrs = append(attrs, k, n)
+	}
+	log.Info("report complete", attrs...)
+	return nil
+}

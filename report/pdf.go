@@ -1,0 +1,1174 @@
+package report
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/signintech/gopdf"
+
+	"lms-backup/report/arabic"
+	"lms-backup/templates"
+)
+
+// PDFOptions configures NewPDF. The zero value is ready to use.
+type PDFOptions struct {
+	// MaxRows is how many rows of each part the PDF draws; later rows are
+	// only counted and mentioned in one line (they are in the workbook).
+	// gopdf holds every page in memory until Close, so this bounds memory.
+	// 0 means 2000.
+	MaxRows int
+}
+
+const defaultPDFMaxRows = 2000
+
+var _ Writer = (*PDFWriter)(nil)
+
+// Page geometry in points (1/72 inch), y growing downwards from the top edge.
+const (
+	pageW    = 595.28 // A4
+	pageH    = 841.89
+	margin   = 42.52 // 15 mm
+	contentW = pageW - 2*margin
+	bottomY  = pageH - margin // lowest y content may reach
+
+	rowH      = 13.0 // table body row
+	headH     = 15.0 // table header row
+	cellPad   = 2.5
+	tableSize = 7.5
+)
+
+// Fonts, indexed: base font (fontSans or fontNaskh) + 1 for bold.
+const (
+	fontSans  = 0
+	fontNaskh = 2
+	numFonts  = 4
+)
+
+var fontFiles = [numFonts]struct {
+	family, file string
+	style        int
+}{
+	{"sans", "fonts/NotoSans-Regular.ttf", gopdf.Regular},
+	{"sans", "fonts/NotoSans-Bold.ttf", gopdf.Bold},
+	{"naskh", "fonts/NotoNaskhArabic-Regular.ttf", gopdf.Regular},
+	{"naskh", "fonts/NotoNaskhArabic-Bold.ttf", gopdf.Bold},
+}
+
+// Horizontal alignment within a box, visual (not logical).
+const (
+	alignLeft = iota
+	alignRight
+	alignCenter
+)
+
+// errPDFClosed is returned by calls after Close.
+var errPDFClosed = errors.New("pdf: writer is closed")
+
+// PDFWriter writes the report as an A4 PDF with gopdf. It implements
+// Writer: Begin draws the title block, the summary, the aging table and
+// the daily chart; each part with InPDF becomes a section whose table
+// repeats its header on every page, capped at PDFOptions.MaxRows rows.
+// Every page is held in memory until Close, which adds the page footers
+// and writes the whole document to w (which it does not close). Text goes
+// through arabic.Visual and is drawn run by run in Noto Sans or Noto Naskh
+// Arabic, falling back to the other font for a character the first lacks;
+// a character neither font has makes Close fail. Errors are sticky. A
+// PDFWriter is not safe for concurrent use.
+type PDFWriter struct {
+	w   io.Writer
+	max int64
+	pdf *gopdf.GoPdf
+	err error
+
+	begun, closed bool
+	meta          *Meta
+	rtl           bool
+	generated     string
+	pages         int
+	y             float64 // top of the free space on the current page
+
+	curFont int // font set in gopdf, -1 when unknown
+	curSize float64
+	glyphs  map[glyphKey]glyphInfo
+	missing map[rune]struct{}
+	segs    []textSeg // layout of the last measured string
+	buf     []byte    // reused for formatting
+
+	// current table
+	cols    []tableCol
+	inTable bool
+	zebra   bool
+	skip    bool // current part is not in the PDF
+	shown   int64
+	seen    int64
+}
+
+type glyphKey struct {
+	r    rune
+	font int
+}
+
+type glyphInfo struct {
+	ok bool
+	w  float64 // advance at font size 1
+}
+
+type textSeg struct {
+	font int
+	text string
+	w    float64 // at font size 1
+}
+
+type tableCol struct {
+	x, w float64 // absolute, already mirrored for RTL
+	col  Column
+}
+
+// NewPDF returns a PDFWriter that writes to w at Close. Loading the
+// embedded fonts happens here; an error is reported by the first call.
+func NewPDF(w io.Writer, o PDFOptions) *PDFWriter {
+	p := &PDFWriter{
+		w:       w,
+		max:     int64(o.MaxRows),
+		curFont: -1,
+		glyphs:  make(map[glyphKey]glyphInfo),
+		missing: make(map[rune]struct{}),
+	}
+	if p.max <= 0 {
+		p.max = defaultPDFMaxRows
+	}
+	p.pdf = new(gopdf.GoPdf)
+	p.pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4, Unit: gopdf.UnitPT})
+	fonts, err := loadPDFFonts()
+	if err != nil {
+		p.err = err
+		return p
+	}
+	for i, f := range fontFiles {
+		data := fonts[i]
+		opt := gopdf.TtfOption{Style: f.style, OnGlyphNotFound: p.glyphNotFound}
+		if err := p.pdf.AddTTFFontDataWithOption(f.family, data, opt); err != nil {
+			p.err = fmt.Errorf("pdf: load font %s: %w", f.file, err)
+			return p
+		}
+	}
+	return p
+}
+
+// glyphNotFound is gopdf's OnGlyphNotFound: the rune would become a blank.
+func (p *PDFWriter) glyphNotFound(r rune) { p.missing[r] = struct{}{} }
+
+func (p *PDFWriter) fail(err error) {
+	if p.err == nil && err != nil {
+		p.err = err
+	}
+}
+
+func (p *PDFWriter) check() error {
+	if p.closed {
+		return errPDFClosed
+	}
+	return p.err
+}
+
+// Begin draws the first page: title block, summary, aging table, chart.
+func (p *PDFWriter) Begin(m *Meta) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.begun {
+		p.fail(errors.New("pdf: begin called twice"))
+		return p.err
+	}
+	p.begun = true
+	p.meta = m
+	p.rtl = m.RTL
+	p.generated = m.Generated.Format("2006-01-02 15:04 MST")
+	p.newPage()
+	p.pdf.SetTextColor(0, 0, 0)
+
+	p.text(margin, p.y, contentW, 24, m.Title, p.start(), true, 16)
+	p.y += 26
+	sub := m.MonthText
+	if m.Database != "" {
+		sub += "  |  " + m.Database
+	}
+	p.text(margin, p.y, contentW, 14, sub, p.start(), false, 10)
+	p.y += 14
+	p.pdf.SetTextColor(90, 90, 90)
+	p.text(margin, p.y, contentW, 12, p.label("generated", "Generated")+": "+p.generated, p.start(), false, 8)
+	p.pdf.SetTextColor(0, 0, 0)
+	p.y += 20
+
+	if len(m.Summary) > 0 {
+		p.summary(m.Summary)
+	}
+	if len(m.Aging.Columns) > 0 {
+		p.ensure(20 + headH + rowH)
+		p.heading(m.Aging.Title)
+		p.beginTable(m.Aging.Columns)
+		for _, r := range m.Aging.Rows {
+			p.row(r, false, "")
+		}
+		p.inTable = false
+		p.y += 12
+	}
+	if len(m.Daily) > 0 {
+		p.chart(m.Daily)
+	}
+	return p.err
+}
+
+// StartPart starts a section for a part with InPDF; other parts are skipped.
+func (p *PDFWriter) StartPart(part *Part) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if !p.begun {
+		p.fail(errors.New("pdf: start part before begin"))
+		return p.err
+	}
+	p.shown, p.seen = 0, 0
+	p.skip = !part.InPDF
+	if p.skip {
+		return nil
+	}
+	p.ensure(22 + headH + 3*rowH)
+	p.heading(part.Title)
+	p.beginTable(part.Columns)
+	return p.err
+}
+
+// Row draws one row unless the part already shows MaxRows rows.
+func (p *PDFWriter) Row(vals []Value) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.skip {
+		return nil
+	}
+	p.seen++
+	if p.shown >= p.max {
+		return nil
+	}
+	p.shown++
+	p.row(vals, false, "")
+	return p.err
+}
+
+// EndPart notes the rows left out of the PDF and draws the totals row.
+func (p *PDFWriter) EndPart(totals []Value, rows int64) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.skip {
+		p.skip = false
+		return nil
+	}
+	if rows < p.seen {
+		rows = p.seen
+	}
+	if hidden := rows - p.shown; hidden > 0 {
+		p.ensure(rowH + 2)
+		p.pdf.SetTextColor(150, 40, 40)
+		note := fmt.Sprintf(p.label("rows_in_workbook_only", "%d more rows are in the workbook only"), hidden)
+		p.text(margin, p.y, contentW, rowH+2, note, p.start(), false, tableSize+0.5)
+		p.pdf.SetTextColor(0, 0, 0)
+		p.y += rowH + 2
+	}
+	if len(totals) > 0 {
+		p.ensure(rowH + 1)
+		p.rule(p.y, 0.8, 90)
+		p.zebra = false
+		p.row(totals, true, p.label("totals", "Totals"))
+	}
+	p.inTable = false
+	p.y += 14
+	return p.err
+}
+
+// Close adds "Page X of Y" and the generation time to every page and
+// writes the document. It fails, writing nothing, when a character had no
+// glyph in either font. It does not close the underlying writer.
+func (p *PDFWriter) Close() error {
+	if p.closed {
+		return p.err
+	}
+	p.closed = true
+	if p.err != nil {
+		return p.err
+	}
+	defer func() { p.pdf = nil }() // the pages can go now
+	if p.pages == 0 {
+		p.newPage()
+	}
+	p.footers()
+	if p.err != nil {
+		return p.err
+	}
+	if len(p.missing) > 0 {
+		p.err = missingGlyphsError(p.missing)
+		return p.err
+	}
+	// gopdf ignores most write errors; bufio.Writer keeps the first one,
+	// refuses later writes and returns it from Flush.
+	bw := bufio.NewWriterSize(p.w, 64<<10)
+	_, werr := p.pdf.WriteTo(bw)
+	if err := bw.Flush(); err != nil {
+		p.err = fmt.Errorf("pdf: write: %w", err)
+	} else if werr != nil {
+		p.err = fmt.Errorf("pdf: write: %w", werr)
+	}
+	return p.err
+}
+
+func missingGlyphsError(m map[rune]struct{}) error {
+	rs := make([]rune, 0, len(m))
+	for r := range m {
+		rs = append(rs, r)
+	}
+	slices.Sort(rs)
+	var b strings.Builder
+	b.WriteString("pdf: font has no glyph for ")
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "U+%04X (%q)", r, r)
+	}
+	b.WriteString(": neither Noto Sans nor Noto Naskh Arabic draws it")
+	return errors.New(b.String())
+}
+
+// footers revisits every page (all are in memory) to write the footer.
+func (p *PDFWriter) footers() {
+	pageL, ofL := p.label("page", "Page"), p.label("of", "of")
+	gen := p.label("generated", "Generated") + ": " + p.generated
+	total := strconv.Itoa(p.pages)
+	const top, h = bottomY + 8, 12
+	for i := 1; i <= p.pages && p.err == nil; i++ {
+		if err := p.pdf.SetPage(i); err != nil {
+			p.fail(fmt.Errorf("pdf: footer of page %d: %w", i, err))
+			return
+		}
+		p.pdf.SetTextColor(90, 90, 90)
+		p.text(p.xs(0, contentW/2), top, contentW/2, h, gen, p.start(), false, 7.5)
+		s := pageL + " " + strconv.Itoa(i) + " " + ofL + " " + total
+		p.text(p.xs(contentW/2, contentW/2), top, contentW/2, h, s, p.end(), false, 7.5)
+	}
+}
+
+func (p *PDFWriter) label(key, def string) string {
+	if p.meta != nil {
+		if s, ok := p.meta.Labels[key]; ok && s != "" {
+			return s
+		}
+	}
+	return def
+}
+
+// start and end are the visual alignments of the reading direction's
+// start and end sides.
+func (p *PDFWriter) start() int {
+	if p.rtl {
+		return alignRight
+	}
+	return alignLeft
+}
+
+func (p *PDFWriter) end() int {
+	if p.rtl {
+		return alignLeft
+	}
+	return alignRight
+}
+
+// xs maps a box at offset off from the start side of the content area to
+// its absolute left edge: the page is mirrored for RTL.
+func (p *PDFWriter) xs(off, w float64) float64 {
+	if p.rtl {
+		return pageW - margin - off - w
+	}
+	return margin + off
+}
+
+func (p *PDFWriter) newPage() {
+	p.pdf.AddPage()
+	p.pages++
+	// Draw at once: SetPage counts content streams, which gopdf creates
+	// lazily on the first drawing, so every page must get one in order.
+	p.rule(bottomY+5, 0.4, 170)
+	p.y = margin
+	if p.inTable {
+		p.header()
+	}
+}
+
+// ensure starts a new page unless h points fit below y.
+func (p *PDFWriter) ensure(h float64) {
+	if p.y+h > bottomY {
+		p.newPage()
+	}
+}
+
+// rule draws a horizontal line across the content area.
+func (p *PDFWriter) rule(y, width float64, gray uint8) {
+	p.pdf.SetLineWidth(width)
+	p.pdf.SetStrokeColor(gray, gray, gray)
+	p.pdf.Line(margin, y, pageW-margin, y)
+}
+
+func (p *PDFWriter) fill(x, y, w, h float64, r, g, b uint8) {
+	p.pdf.SetFillColor(r, g, b)
+	p.pdf.RectFromUpperLeftWithStyle(x, y, w, h, "F")
+}
+
+func (p *PDFWriter) heading(s string) {
+	p.text(margin, p.y, contentW, 18, s, p.start(), true, 11.5)
+	p.y += 20
+}
+
+func (p *PDFWriter) summary(figs []Figure) {
+	const labelW, valueW, h = 220.0, 130.0, 14.0
+	p.ensure(20 + 2*h)
+	p.heading(p.label("summary", "Summary"))
+	for i, f := range figs {
+		p.ensure(h)
+		if i%2 == 0 {
+			p.fill(p.xs(0, labelW+valueW), p.y, labelW+valueW, h, 244, 246, 249)
+		}
+		p.text(p.xs(cellPad, labelW-2*cellPad), p.y, labelW-2*cellPad, h, f.Label, p.start(), false, 8.5)
+		v := p.format(f.Kind, f.Decimals, f.Value)
+		p.text(p.xs(labelW+cellPad, valueW-2*cellPad), p.y, valueW-2*cellPad, h, v, p.end(), true, 8.5)
+		p.y += h
+	}
+	p.y += 14
+}
+
+// beginTable lays out cols over the content width and draws the header,
+// which newPage repeats until inTable is cleared.
+func (p *PDFWriter) beginTable(cols []Column) {
+	sum := 0.0
+	for _, c := range cols {
+		sum += colWidth(c)
+	}
+	p.cols = p.cols[:0]
+	off := 0.0
+	for _, c := range cols {
+		w := colWidth(c) / sum * contentW
+		p.cols = append(p.cols, tableCol{x: p.xs(off, w), w: w, col: c})
+		off += w
+	}
+	p.inTable = true
+	p.zebra = false
+	p.header()
+}
+
+func colWidth(c Column) float64 {
+	switch {
+	case c.Width <= 0:
+		return 12
+	case c.Width < 3:
+		return 3
+	}
+	return c.Width
+}
+
+func (p *PDFWriter) header() {
+	p.fill(margin, p.y, contentW, headH, 222, 228, 238)
+	for _, c := range p.cols {
+		p.text(c.x+cellPad, p.y, c.w-2*cellPad, headH, c.col.Heading, p.align(c.col.Kind), true, tableSize)
+	}
+	p.y += headH
+}
+
+func (p *PDFWriter) align(k Kind) int {
+	switch k {
+	case KindInteger, KindMoney, KindPercent:
+		return p.end()
+	}
+	return p.start()
+}
+
+// row draws one table row; a null first cell shows first instead.
+func (p *PDFWriter) row(vals []Value, bold bool, first string) {
+	p.ensure(rowH)
+	if p.zebra {
+		p.fill(margin, p.y, contentW, rowH, 245, 246, 248)
+	}
+	p.zebra = !p.zebra
+	for i, c := range p.cols {
+		if i >= len(vals) {
+			break
+		}
+		s := p.format(c.col.Kind, c.col.Decimals, vals[i])
+		if i == 0 && vals[i].Null && first != "" {
+			s = first
+		}
+		p.text(c.x+cellPad, p.y, c.w-2*cellPad, rowH, s, p.align(c.col.Kind), bold, tableSize)
+	}
+	p.y += rowH
+}
+
+// format returns v as the PDF shows a value of kind k.
+func (p *PDFWriter) format(k Kind, decimals int, v Value) string {
+	if v.Null {
+		return ""
+	}
+	b := p.buf[:0]
+	switch k {
+	case KindMoney:
+		b = appendMoney(b, v, decimals)
+	case KindInteger:
+		t := v.Text
+		if t == "" {
+			t = strconv.FormatInt(int64(math.Round(v.Num)), 10)
+		}
+		var ok bool
+		if b, ok = appendDecimal(b, t, 0); !ok {
+			b = append(b[:0], v.Text...)
+		}
+	case KindPercent:
+		// the shortest text of the float, then decimal rounding: 0.0425 is 4.3%
+		var ok bool
+		if b, ok = appendDecimal(b, strconv.FormatFloat(v.Num*100, 'f', -1, 64), max(decimals, 0)); !ok {
+			b = strconv.AppendFloat(b[:0], v.Num*100, 'f', max(decimals, 0), 64) // NaN, ±Inf
+		}
+		b = append(b, '%')
+	default: // text, date, datetime: the text as given
+		return v.Text
+	}
+	p.buf = b
+	return string(b)
+}
+
+// appendMoney formats the exact decimal text of a money value; only when
+// the text is missing is the float used (its shortest representation).
+func appendMoney(b []byte, v Value, decimals int) []byte {
+	t := v.Text
+	if t == "" {
+		t = strconv.FormatFloat(v.Num, 'f', -1, 64)
+	}
+	out, ok := appendDecimal(b, t, max(decimals, 0))
+	if !ok {
+		return append(b[:0], v.Text...)
+	}
+	return out
+}
+
+// appendDecimal appends the decimal number s (optional sign, digits,
+// optional fraction) rounded half away from zero to decimals places, with
+// thousands separators. It reports false if s is not such a number.
+func appendDecimal(b []byte, s string, decimals int) ([]byte, bool) {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	ip, fp, _ := strings.Cut(s, ".")
+	if ip == "" && fp == "" || !allDigits(ip) || !allDigits(fp) {
+		return b, false
+	}
+	// digits = integer part followed by exactly `decimals` fraction digits
+	var dbuf [64]byte
+	digits := append(dbuf[:0], ip...)
+	if len(fp) > decimals {
+		digits = append(digits, fp[:decimals]...)
+		if fp[decimals] >= '5' { // round up
+			i := len(digits) - 1
+			for ; i >= 0 && digits[i] == '9'; i-- {
+				digits[i] = '0'
+			}
+			if i >= 0 {
+				digits[i]++
+			} else {
+				digits = append([]byte{'1'}, digits...)
+			}
+		}
+	} else {
+		digits = append(digits, fp...)
+		for n := len(fp); n < decimals; n++ {
+			digits = append(digits, '0')
+		}
+	}
+	intDigits := digits[:len(digits)-decimals]
+	for len(intDigits) > 1 && intDigits[0] == '0' {
+		intDigits = intDigits[1:]
+	}
+	if len(intDigits) == 0 {
+		intDigits = []byte{'0'}
+	}
+	zero := true
+	for _, d := range digits {
+		if d != '0' {
+			zero = false
+			break
+		}
+	}
+	if neg && !zero {
+		b = append(b, '-')
+	}
+	for i, d := range intDigits {
+		if i > 0 && (len(intDigits)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d)
+	}
+	if decimals > 0 {
+		b = append(b, '.')
+		b = append(b, digits[len(digits)-decimals:]...)
+	}
+	return b, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// text draws s on one line inside the box [x, x+w] of the row [top,
+// top+h], aligned visually, truncated with "…" when too wide. The string
+// goes through arabic.Visual; each run is drawn in its font, falling back
+// per character to the other font.
+func (p *PDFWriter) text(x, top, w, h float64, s string, align int, bold bool, size float64) {
+	if s == "" || p.err != nil || w <= 0 {
+		return
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	total := p.layout(s, bold) * size
+	if total > w {
+		total = p.truncate(s, w/size, bold) * size
+	}
+	cx := x
+	switch align {
+	case alignRight:
+		cx = x + w - total
+	case alignCenter:
+		cx = x + (w-total)/2
+	}
+	baseline := top + h/2 + 0.35*size
+	for _, sg := range p.segs {
+		p.setFont(sg.font, size)
+		p.pdf.SetXY(cx, baseline)
+		if err := p.pdf.Text(sg.text); err != nil {
+			p.fail(fmt.Errorf("pdf: draw text: %w", err))
+			return
+		}
+		cx += sg.w * size
+	}
+}
+
+// layout splits s into segments of one font in visual order (into p.segs)
+// and returns its width at font size 1.
+func (p *PDFWriter) layout(s string, bold bool) float64 {
+	p.segs = p.segs[:0]
+	b := 0
+	if bold {
+		b = 1
+	}
+	total := 0.0
+	for _, run := range arabic.Visual(s, p.rtl) {
+		pref, other := fontSans+b, fontNaskh+b
+		if run.Arabic {
+			pref, other = other, pref
+		}
+		t := run.Text
+		start, cur, segW := 0, -1, 0.0
+		flush := func(end int) {
+			if cur >= 0 && end > start {
+				p.segs = append(p.segs, textSeg{font: cur, text: t[start:end], w: segW})
+				total += segW
+			}
+			start, cur, segW = end, -1, 0
+		}
+		for i, r := range t {
+			if unicode.Is(unicode.Cf, r) { // invisible format characters
+				flush(i)
+				start = i + utf8.RuneLen(r)
+				continue
+			}
+			f := pref
+			gi := p.glyph(r, pref)
+			if !gi.ok {
+				if g2 := p.glyph(r, other); g2.ok {
+					f, gi = other, g2
+				} else {
+					p.missing[r] = struct{}{}
+				}
+			}
+			if f != cur {
+				flush(i)
+				cur = f
+			}
+			segW += gi.w
+		}
+		flush(len(t))
+	}
+	return total
+}
+
+// truncate lays out the longest prefix of s (logical order) followed by
+// "…" that fits in w (at font size 1) and returns its width.
+func (p *PDFWriter) truncate(s string, w float64, bold bool) float64 {
+	rs := []rune(s)
+	cut := func(n int) string {
+		return withEllipsis(strings.TrimRightFunc(string(rs[:n]), unicode.IsSpace))
+	}
+	best := 0
+	for lo, hi := 1, len(rs)-1; lo <= hi; {
+		mid := (lo + hi) / 2
+		if p.layout(cut(mid), bold) <= w {
+			best, lo = mid, mid+1
+		} else {
+			hi = mid - 1
+		}
+	}
+	return p.layout(cut(best), bold)
+}
+
+// withEllipsis appends "…" to s with a direction mark after it that
+// makes it follow the direction of the last letter: otherwise the bidi
+// algorithm puts it beside the start of Latin text in an RTL line (or of
+// Arabic text in an LTR line). arabic.Visual drops the marks.
+func withEllipsis(s string) string {
+	for i := len(s); i > 0; {
+		r, n := utf8.DecodeLastRuneInString(s[:i])
+		i -= n
+		if unicode.IsLetter(r) {
+			if arabic.IsArabicScript(r) {
+				return s + "…\u200f" // RLM
+			}
+			return s + "…\u200e" // LRM
+		}
+	}
+	return s + "…"
+}
+
+// glyph reports whether font has r and its advance at size 1, cached.
+func (p *PDFWriter) glyph(r rune, font int) glyphInfo {
+	k := glyphKey{r, font}
+	if gi, ok := p.glyphs[k]; ok {
+		return gi
+	}
+	var gi glyphInfo
+	p.setFont(font, 1000)
+	if has, err := p.pdf.IsCurrFontContainGlyph(r); err != nil {
+		p.fail(fmt.Errorf("pdf: look up glyph U+%04X: %w", r, err))
+	} else if has {
+		w, err := p.pdf.MeasureTextWidth(string(r))
+		if err != nil {
+			p.fail(fmt.Errorf("pdf: measure U+%04X: %w", r, err))
+		}
+		gi = glyphInfo{ok: true, w: w / 1000}
+	}
+	p.glyphs[k] = gi
+	return gi
+}
+
+func (p *PDFWriter) setFont(font int, size float64) {
+	if font == p.curFont {
+		if size != p.curSize {
+			p.pdf.SetFontSize(size)
+			p.curSize = size
+		}
+		return
+	}
+	f := fontFiles[font]
+	if err := p.pdf.SetFontWithStyle(f.family, f.style, size); err != nil {
+		p.fail(fmt.Errorf("pdf: set font %s: %w", f.file, err))
+		return
+	}
+	p.curFont, p.curSize = font, size
+}
+
+// Chart colours.
+var (
+	colCollections   = [3]uint8{31, 119, 180}
+	colDisbursements = [3]uint8{230, 126, 34}
+)
+
+// chart draws collections and disbursements per day as paired bars.
+func (p *PDFWriter) chart(days []DailyPoint) {
+	const (
+		axisW = 52.0  // tick labels
+		plotH = 150.0 // bars
+		size  = 6.5
+	)
+	p.ensure(20 + 16 + plotH + 30)
+	p.heading(p.label("chart_title", "Collections and disbursements per day"))
+
+	// legend
+	off := 0.0
+	for i, name := range []string{p.label("collections", "Collections"), p.label("disbursements", "Disbursements")} {
+		c := colCollections
+		if i == 1 {
+			c = colDisbursements
+		}
+		p.fill(p.xs(off, 8), p.y+2, 8, 8, c[0], c[1], c[2])
+		lw := 110.0
+		p.text(p.xs(off+11, lw), p.y, lw, 12, name, p.start(), false, 8)
+		off += 11 + min(lw, p.layout(name, false)*8) + 18
+	}
+	p.y += 18
+
+	top := 0.0
+	for _, d := range days {
+		top = max(top, d.Collections, d.Disbursements)
+	}
+	if top <= 0 {
+		top = 1
+	}
+	step := niceStep(top / 4)
+	n := int(math.Ceil(top/step - 1e-9))
+	top = float64(n) * step
+	plotTop, plotBottom := p.y+4, p.y+4+plotH
+	plotW := contentW - axisW
+
+	// grid and tick labels
+	p.pdf.SetTextColor(80, 80, 80)
+	for i := 0; i <= n; i++ {
+		v := float64(i) * step
+		y := plotBottom - v/top*plotH
+		p.pdf.SetLineWidth(0.3)
+		p.pdf.SetStrokeColor(215, 215, 215)
+		x0 := p.xs(axisW, plotW)
+		p.pdf.Line(x0, y, x0+plotW, y)
+		p.text(p.xs(0, axisW-4), y-5, axisW-4, 10, tickLabel(v, step), p.end(), false, size)
+	}
+
+	// bars
+	group := plotW / float64(len(days))
+	bw := group * 0.36
+	for i, d := range days {
+		gx := axisW + float64(i)*group + group*0.14
+		for j, v := range []float64{d.Collections, d.Disbursements} {
+			if v <= 0 {
+				continue
+			}
+			c := colCollections
+			if j == 1 {
+				c = colDisbursements
+			}
+			bh := v / top * plotH
+			p.fill(p.xs(gx+float64(j)*bw, bw), plotBottom-bh, bw, bh, c[0], c[1], c[2])
+		}
+	}
+
+	// axes
+	p.pdf.SetLineWidth(0.6)
+	p.pdf.SetStrokeColor(60, 60, 60)
+	ax := p.xs(axisW, plotW)
+	p.pdf.Line(ax, plotBottom, ax+plotW, plotBottom)
+	edge := ax
+	if p.rtl {
+		edge = ax + plotW
+	}
+	p.pdf.Line(edge, plotTop-2, edge, plotBottom)
+
+	// day numbers
+	every := 1
+	if group < 11 {
+		every = int(math.Ceil(11 / group))
+	}
+	for i, d := range days {
+		if i%every != 0 && i != len(days)-1 {
+			continue
+		}
+		p.text(p.xs(axisW+float64(i)*group, group), plotBottom+1, group, 10, strconv.Itoa(d.Day.Day()), alignCenter, false, size)
+	}
+	p.text(p.xs(axisW, plotW), plotBottom+11, plotW, 10, p.label("day", "Day"), alignCenter, false, size+0.5)
+	p.pdf.SetTextColor(0, 0, 0)
+	p.y = plotBottom + 30
+}
+
+// niceStep rounds raw up to 1, 2, 2.5 or 5 times a power of ten.
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
+		return 1
+	}
+	e := math.Pow(10, math.Floor(math.Log10(raw)))
+	f := raw / e
+	switch {
+	case f <= 1:
+		f = 1
+	case f <= 2:
+		f = 2
+	case f <= 2.5:
+		f = 2.5
+	case f <= 5:
+		f = 5
+	default:
+		f = 10
+	}
+	return f * e
+}
+
+// tickLabel formats an axis value (a chart scale, not an amount).
+func tickLabel(v, step float64) string {
+	dec := 0
+	for s := step; s < 1 && dec < 6; s *= 10 {
+		dec++
+	}
+	if step*math.Pow10(dec) != math.Trunc(step*math.Pow10(dec)) {
+		dec++
+	}
+	b, _ := appendDecimal(nil, strconv.FormatFloat(v, 'f', dec, 64), dec)
+	return string(b)
+}
+
+// loadPDFFonts reads the embedded fonts once, with their nested composite
+// glyphs flattened. The data is shared read-only by every PDFWriter.
+var loadPDFFonts = sync.OnceValues(func() ([numFonts][]byte, error) {
+	var fonts [numFonts][]byte
+	for i, f := range fontFiles {
+		data, err := fs.ReadFile(templates.FS, f.file)
+		if err != nil {
+			return fonts, fmt.Errorf("pdf: load font: %w", err)
+		}
+		if fonts[i], err = flattenComposites(data); err != nil {
+			return fonts, fmt.Errorf("pdf: load font %s: %w", f.file, err)
+		}
+	}
+	return fonts, nil
+})
+
+// TrueType composite glyph flags.
+const (
+	cgArgsAreWords   = 0x0001
+	cgArgsAreXY      = 0x0002
+	cgHasScale       = 0x0008
+	cgMoreComponents = 0x0020
+	cgXYScale        = 0x0040
+	cgTwoByTwo       = 0x0080
+	cgInstructions   = 0x0100
+	cgUseMyMetrics   = 0x0200
+	cgAnyScale       = cgHasScale | cgXYScale | cgTwoByTwo
+)
+
+type glyphComponent struct {
+	flags  uint16
+	glyph  uint16
+	dx, dy int
+	scale  []byte // 0, 2, 4 or 8 bytes as in the font
+}
+
+// flattenComposites works around gopdf v0.33's subsetter, which adds the
+// components of the glyphs used but not the components of those
+// components: Noto Naskh Arabic builds its dotted letters as composites of
+// a dotless letter and a dots glyph that is itself a composite, so every
+// dot vanished from the PDF. It returns font with such glyphs rewritten to
+// refer to their leaf glyphs directly (translations added; a scaled outer
+// component is left alone). The new glyf and loca tables (long offsets)
+// are appended to the file and the table directory points at them; font
+// is returned unchanged when nothing needs flattening.
+func flattenComposites(font []byte) ([]byte, error) {
+	errBad := errors.New("malformed TrueType font")
+	if len(font) < 12 {
+		return nil, errBad
+	}
+	u16 := func(off int) int { return int(binary.BigEndian.Uint16(font[off:])) }
+	numTables := u16(4)
+	if len(font) < 12+16*numTables {
+		return nil, errBad
+	}
+	dir := map[string]int{} // tag -> offset of its directory entry
+	for i := range numTables {
+		e := 12 + 16*i
+		off, n := binary.BigEndian.Uint32(font[e+8:]), binary.BigEndian.Uint32(font[e+12:])
+		if uint64(off)+uint64(n) > uint64(len(font)) {
+			return nil, errBad
+		}
+		dir[string(font[e:e+4])] = e
+	}
+	table := func(tag string) []byte {
+		e, ok := dir[tag]
+		if !ok {
+			return nil
+		}
+		off, n := binary.BigEndian.Uint32(font[e+8:]), binary.BigEndian.Uint32(font[e+12:])
+		return font[off : off+n]
+	}
+	head, maxp, loca, glyf := table("head"), table("maxp"), table("loca"), table("glyf")
+	if glyf == nil {
+		return font, nil // not a glyf-based font; nothing to do
+	}
+	if len(head) < 54 || len(maxp) < 6 {
+		return nil, errBad
+	}
+	numGlyphs := int(binary.BigEndian.Uint16(maxp[4:]))
+	long := binary.BigEndian.Uint16(head[50:]) != 0
+	offsets := make([]int, numGlyphs+1)
+	for g := range offsets {
+		var o int
+		if long {
+			if len(loca) < 4*(g+1) {
+				return nil, errBad
+			}
+			o = int(binary.BigEndian.Uint32(loca[4*g:]))
+		} else {
+			if len(loca) < 2*(g+1) {
+				return nil, errBad
+			}
+			o = 2 * int(binary.BigEndian.Uint16(loca[2*g:]))
+		}
+		if o > len(glyf) || g > 0 && o < offsets[g-1] {
+			return nil, errBad
+		}
+		offsets[g] = o
+	}
+	data := func(g int) []byte {
+		if g >= numGlyphs {
+			return nil
+		}
+		return glyf[offsets[g]:offsets[g+1]]
+	}
+	// components returns the components of composite glyph g, or nil.
+	components := func(g int) []glyphComponent {
+		d := data(g)
+		if len(d) < 10 || int16(binary.BigEndian.Uint16(d)) >= 0 {
+			return nil
+		}
+		var cs []glyphComponent
+		for o := 10; o+4 <= len(d); {
+			c := glyphComponent{flags: binary.BigEndian.Uint16(d[o:]), glyph: binary.BigEndian.Uint16(d[o+2:])}
+			o += 4
+			if c.flags&cgArgsAreWords != 0 {
+				if o+4 > len(d) {
+					return nil
+				}
+				c.dx, c.dy = int(int16(binary.BigEndian.Uint16(d[o:]))), int(int16(binary.BigEndian.Uint16(d[o+2:])))
+				o += 4
+			} else {
+				if o+2 > len(d) {
+					return nil
+				}
+				c.dx, c.dy = int(int8(d[o])), int(int8(d[o+1]))
+				o += 2
+			}
+			n := 0
+			switch {
+			case c.flags&cgHasScale != 0:
+				n = 2
+			case c.flags&cgXYScale != 0:
+				n = 4
+			case c.flags&cgTwoByTwo != 0:
+				n = 8
+			}
+			if o+n > len(d) {
+				return nil
+			}
+			c.scale = d[o : o+n]
+			o += n
+			cs = append(cs, c)
+			if c.flags&cgMoreComponents == 0 {
+				return cs
+			}
+		}
+		return nil // ran off the end: leave the glyph alone
+	}
+	// leaves returns the components of g with composite components
+	// replaced by their own (recursively), and whether anything changed.
+	var leaves func(g, depth int) ([]glyphComponent, bool)
+	leaves = func(g, depth int) ([]glyphComponent, bool) {
+		cs := components(g)
+		if cs == nil || depth > 8 {
+			return cs, false
+		}
+		changed := false
+		out := make([]glyphComponent, 0, len(cs))
+		for _, c := range cs {
+			inner, _ := leaves(int(c.glyph), depth+1)
+			if inner == nil || c.flags&cgArgsAreXY == 0 || c.flags&cgAnyScale != 0 {
+				out = append(out, c)
+				continue
+			}
+			for _, ic := range inner {
+				if ic.flags&cgArgsAreXY == 0 {
+					return cs, false // point matching: keep g as it is
+				}
+				ic.dx += c.dx
+				ic.dy += c.dy
+				if ic.dx != int(int16(ic.dx)) || ic.dy != int(int16(ic.dy)) {
+					return cs, false
+				}
+				out = append(out, ic)
+			}
+			changed = true
+		}
+		return out, changed
+	}
+
+	newGlyf := make([]byte, 0, len(glyf)+len(glyf)/8)
+	newLoca := make([]byte, 0, 4*(numGlyphs+1))
+	anyChanged := false
+	for g := range numGlyphs {
+		newLoca = binary.BigEndian.AppendUint32(newLoca, uint32(len(newGlyf)))
+		d := data(g)
+		if cs, changed := leaves(g, 0); changed {
+			anyChanged = true
+			newGlyf = append(newGlyf, d[:10]...) // numberOfContours -1 and bounding box
+			for i, c := range cs {
+				f := c.flags&^(cgMoreComponents|cgInstructions|cgUseMyMetrics) | cgArgsAreWords | cgArgsAreXY
+				if i < len(cs)-1 {
+					f |= cgMoreComponents
+				}
+				newGlyf = binary.BigEndian.AppendUint16(newGlyf, f)
+				newGlyf = binary.BigEndian.AppendUint16(newGlyf, c.glyph)
+				newGlyf = binary.BigEndian.AppendUint16(newGlyf, uint16(int16(c.dx)))
+				newGlyf = binary.BigEndian.AppendUint16(newGlyf, uint16(int16(c.dy)))
+				newGlyf = append(newGlyf, c.scale...)
+			}
+		} else {
+			newGlyf = append(newGlyf, d...)
+		}
+		for len(newGlyf)%4 != 0 {
+			newGlyf = append(newGlyf, 0)
+		}
+	}
+	if !anyChanged {
+		return font, nil
+	}
+	newLoca = binary.BigEndian.AppendUint32(newLoca, uint32(len(newGlyf)))
+
+	out := make([]byte, len(font), len(font)+3+len(newGlyf)+len(newLoca))
+	copy(out, font)
+	for len(out)%4 != 0 {
+		out = append(out, 0)
+	}
+	setEntry := func(tag string, b []byte) {
+		e := dir[tag]
+		binary.BigEndian.PutUint32(out[e+8:], uint32(len(out)))
+		binary.BigEndian.PutUint32(out[e+12:], uint32(len(b)))
+		out = append(out, b...)
+	}
+	setEntry("glyf", newGlyf)
+	if _, ok := dir["loca"]; !ok {
+		return nil, errBad
+	}
+	setEntry("loca", newLoca)
+	headOff := binary.BigEndian.Uint32(font[dir["head"]+8:])
+	binary.BigEndian.PutUint16(out[headOff+50:], 1) // indexToLocFormat: long
+	return out, nil
+}

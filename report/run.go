@@ -1,0 +1,425 @@
+package report
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"lms-backup/paginate"
+)
+
+// ErrUsage marks invalid options.
+var ErrUsage = errors.New("report: invalid options")
+
+// Options configure a report run. Zero values mean defaults.
+type Options struct {
+	// Month is the report month, YYYY-MM (required).
+	Month string
+	// Lang is "ar" (default) or "en".
+	Lang string
+	// PageRows returns the keyset page size before each page; nil means 5,000.
+	PageRows func() int
+	// Progress, when set, is called every few thousand rows and at the end
+	// of each part.
+	Progress func(part string, rows int64)
+	// Now gives the generation time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the options without I/O.
+func (o Options) Validate() error {
+	if _, err := ParseMonth(o.Month); err != nil {
+		return err
+	}
+	switch o.Lang {
+	case "", "ar", "en":
+	default:
+		return fmt.Errorf("%w: --lang %q: use ar or en", ErrUsage, o.Lang)
+	}
+	return nil
+}
+
+// ParseMonth parses YYYY-MM into the first instant of that month, UTC.
+func ParseMonth(s string) (time.Time, error) {
+	m, err := time.Parse("2006-01", s)
+	if err != nil || len(s) != 7 {
+		return time.Time{}, fmt.Errorf("%w: --month %q: write the month as YYYY-MM, e.g. 2024-03", ErrUsage, s)
+	}
+	if m.Year() < 1000 {
+		return time.Time{}, fmt.Errorf("%w: --month %q: the year must have four digits", ErrUsage, s)
+	}
+	return m, nil
+}
+
+// Result summarises a report run.
+type Result struct {
+	Rows  map[string]int64 // rows per part
+	Empty bool             // no part had a row and every count was zero
+}
+
+// Run builds the report for o.Month from db with template t and streams it
+// to every writer (Begin, parts, EndPart; the caller closes the writers).
+// Every query runs in one read-only REPEATABLE READ snapshot, so the
+// summary and the detail parts agree. All SQL of the template is prepared
+// on the server before the first writer call, so a broken template fails
+// before any output.
+func Run(ctx context.Context, db *sql.DB, t *Template, o Options, database string, writers []Writer, log *slog.Logger) (*Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Lang == "" {
+		o.Lang = "ar"
+	}
+	if o.PageRows == nil {
+		o.PageRows = func() int { return 5000 }
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	month, _ := ParseMonth(o.Month)
+	next := month.AddDate(0, 1, 0)
+	r := strings.NewReplacer(
+		":month_start", "'"+month.Format("2006-01-02 15:04:05")+"'",
+		":month_end", "'"+next.Format("2006-01-02 15:04:05")+"'")
+
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open report connection: %w", err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("start snapshot: %w", err)
+		}
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+
+	if err := t.prepare(ctx, conn, r); err != nil {
+		return nil, err
+	}
+	meta, empty, err := t.meta(ctx, conn, r, o, month, database)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range writers {
+		if err := w.Begin(meta); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Rows: map[string]int64{}}
+	for i := range t.Parts {
+		n, err := t.runPart(ctx, conn, r, &t.Parts[i], o, writers)
+		if err != nil {
+			return nil, err
+		}
+		res.Rows[t.Parts[i].Key] = n
+		empty = empty && n == 0
+		log.Debug("part done", "part", t.Parts[i].Key, "rows", n)
+	}
+	res.Empty = empty
+	return res, nil
+}
+
+// prepare asks the server to prepare every query of the template, so that
+// an unknown column or a syntax error names the template and the part.
+func (t *Template) prepare(ctx context.Context, conn *sql.Conn, r *strings.Replacer) error {
+	check := func(where, q string) error {
+		stmt, err := conn.PrepareContext(ctx, r.Replace(q))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %s: %s: %v", ErrTemplate, t.file, where, err)
+		}
+		return stmt.Close()
+	}
+	for _, f := range t.Summary {
+		if err := check("summary "+f.Key, f.SQL); err != nil {
+			return err
+		}
+	}
+	for where, q := range map[string]string{"aging": t.Aging.SQL, "daily collections": t.Daily.CollectionsSQL, "daily disbursements": t.Daily.DisbursementsSQL} {
+		if err := check(where, q); err != nil {
+			return err
+		}
+	}
+	for _, p := range t.Parts {
+		var b strings.Builder
+		b.WriteString("SELECT ")
+		for i, c := range p.Columns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(c.Expr)
+		}
+		for _, k := range p.KeyCols {
+			b.WriteString(", " + quoteIdent(p.Table) + "." + quoteIdent(k.Column))
+		}
+		b.WriteString(" FROM " + quoteIdent(p.Table))
+		if p.Where != "" {
+			b.WriteString(" WHERE " + p.Where)
+		}
+		b.WriteString(" LIMIT 0")
+		if err := check("part "+p.Key, b.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// meta runs the summary, aging and daily queries.
+func (t *Template) meta(ctx context.Context, conn *sql.Conn, r *strings.Replacer, o Options, month time.Time, database string) (*Meta, bool, error) {
+	lang := o.Lang
+	m := &Meta{Title: t.Title[lang], Month: month, MonthText: o.Month, Lang: lang, RTL: lang == "ar",
+		Generated: o.Now(), Database: database, Labels: map[string]string{}}
+	for k, v := range t.Labels {
+		m.Labels[k] = v[lang]
+	}
+	empty := true
+	for _, f := range t.Summary {
+		var raw sql.NullString
+		if err := conn.QueryRowContext(ctx, r.Replace(f.SQL)).Scan(&raw); err != nil {
+			return nil, false, fmt.Errorf("summary %s: %w", f.Key, err)
+		}
+		v := toValue(f.Kind, []byte(raw.String), !raw.Valid)
+		if !v.Null && v.Num != 0 {
+			empty = false
+		}
+		m.Summary = append(m.Summary, Figure{Key: f.Key, Label: f.Label[lang], Kind: f.Kind, Decimals: f.Decimals, Value: v})
+	}
+
+	h := t.Aging.Headings[lang]
+	m.Aging = Table{Title: m.Labels["aging"], Columns: []Column{
+		{Key: "bucket", Heading: h[0], Kind: KindText, Width: 16},
+		{Key: "count", Heading: h[1], Kind: KindInteger, Width: 12, Total: true},
+		{Key: "amount", Heading: h[2], Kind: KindMoney, Decimals: 3, Width: 16, Total: true},
+	}}
+	counts := make([]int64, len(t.Aging.Buckets))
+	amounts := make([]string, len(t.Aging.Buckets))
+	rows, err := conn.QueryContext(ctx, r.Replace(t.Aging.SQL))
+	if err != nil {
+		return nil, false, fmt.Errorf("aging: %w", err)
+	}
+	for rows.Next() {
+		var b int
+		var n int64
+		var amt sql.NullString
+		if err := rows.Scan(&b, &n, &amt); err != nil {
+			rows.Close()
+			return nil, false, fmt.Errorf("aging: %w", err)
+		}
+		if b < 1 || b > len(counts) {
+			rows.Close()
+			return nil, false, fmt.Errorf("%w: %s: aging: the query returned bucket %d; the template has %d buckets", ErrTemplate, t.file, b, len(counts))
+		}
+		counts[b-1], amounts[b-1] = n, amt.String
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("aging: %w", err)
+	}
+	for i, b := range t.Aging.Buckets {
+		amt := amounts[i]
+		if amt == "" {
+			amt = "0.000"
+		}
+		m.Aging.Rows = append(m.Aging.Rows, []Value{
+			{Text: b[lang]},
+			toValue(KindInteger, []byte(strconv.FormatInt(counts[i], 10)), false),
+			toValue(KindMoney, []byte(amt), false),
+		})
+	}
+
+	days := map[string]*DailyPoint{}
+	for d := month; d.Before(month.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
+		m.Daily = append(m.Daily, DailyPoint{Day: d})
+	}
+	for i := range m.Daily {
+		days[m.Daily[i].Day.Format("2006-01-02")] = &m.Daily[i]
+	}
+	for _, q := range []struct {
+		sql  string
+		into func(*DailyPoint, float64)
+	}{
+		{t.Daily.CollectionsSQL, func(p *DailyPoint, v float64) { p.Collections += v }},
+		{t.Daily.DisbursementsSQL, func(p *DailyPoint, v float64) { p.Disbursements += v }},
+	} {
+		rows, err := conn.QueryContext(ctx, r.Replace(q.sql))
+		if err != nil {
+			return nil, false, fmt.Errorf("daily: %w", err)
+		}
+		for rows.Next() {
+			var day string
+			var v sql.NullFloat64
+			if err := rows.Scan(&day, &v); err != nil {
+				rows.Close()
+				return nil, false, fmt.Errorf("daily: %w", err)
+			}
+			if p := days[day]; p != nil {
+				q.into(p, v.Float64)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, false, fmt.Errorf("daily: %w", err)
+		}
+	}
+	return m, empty, nil
+}
+
+// runPart streams one part to every writer.
+func (t *Template) runPart(ctx context.Context, conn *sql.Conn, r *strings.Replacer, p *PartDef, o Options, writers []Writer) (int64, error) {
+	lang := o.Lang
+	part := &Part{Key: p.Key, Title: p.Title[lang], InPDF: p.InPDF}
+	exprs := make([]string, len(p.Columns))
+	for i, c := range p.Columns {
+		exprs[i] = r.Replace(c.Expr)
+		part.Columns = append(part.Columns, Column{Key: c.Key, Heading: c.Heading[lang], Kind: c.Kind,
+			Decimals: c.Decimals, Width: c.Width, Total: c.Total})
+	}
+	key := make([]paginate.KeyColumn, len(p.KeyCols))
+	for i, k := range p.KeyCols {
+		key[i] = paginate.KeyColumn{Name: k.Column, Index: -1, Type: map[string]paginate.KeyType{
+			"number": paginate.KeyNumber, "text": paginate.KeyText, "binary": paginate.KeyBinary}[k.Type]}
+	}
+	cur, err := paginate.New(paginate.Query{Table: p.Table, Columns: exprs, Key: key, Where: r.Replace(p.Where)},
+		paginate.Options{PageSize: o.PageRows})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: part %s: %v", ErrTemplate, t.file, p.Key, err)
+	}
+	defer cur.Close()
+	for _, w := range writers {
+		if err := w.StartPart(part); err != nil {
+			return 0, err
+		}
+	}
+	vals := make([]Value, len(p.Columns))
+	sums := make([]decimalSum, len(p.Columns))
+	var n int64
+	for cur.Next(ctx, conn) {
+		raw := cur.Values()
+		for i, c := range p.Columns {
+			vals[i] = toValue(c.Kind, raw[i], raw[i] == nil)
+			if c.Total && raw[i] != nil {
+				sums[i].add(raw[i])
+			}
+		}
+		for _, w := range writers {
+			if err := w.Row(vals); err != nil {
+				return n, err
+			}
+		}
+		n++
+		if o.Progress != nil && n%5000 == 0 {
+			o.Progress(p.Key, n)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return n, fmt.Errorf("part %s: %w", p.Key, err)
+	}
+	totals := make([]Value, len(p.Columns))
+	for i, c := range p.Columns {
+		if !c.Total {
+			totals[i] = Value{Null: true}
+			continue
+		}
+		text := sums[i].text(c.Decimals, c.Kind == KindMoney)
+		totals[i] = toValue(c.Kind, []byte(text), false)
+	}
+	for _, w := range writers {
+		if err := w.EndPart(totals, n); err != nil {
+			return n, err
+		}
+	}
+	if o.Progress != nil {
+		o.Progress(p.Key, n)
+	}
+	return n, nil
+}
+
+// toValue types one raw value for a column kind.
+func toValue(k Kind, raw []byte, null bool) Value {
+	if null {
+		return Value{Null: true}
+	}
+	s := string(raw)
+	v := Value{Text: s}
+	switch k {
+	case KindInteger, KindMoney, KindPercent:
+		v.Num, _ = strconv.ParseFloat(s, 64)
+	case KindDate:
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return Value{Null: true} // a zero date has no calendar day
+		}
+		v.Time = t
+	case KindDateTime:
+		t, err := time.Parse("2006-01-02 15:04:05.999999", s)
+		if err != nil {
+			return Value{Null: true}
+		}
+		v.Time = t
+		v.Text = t.Format("2006-01-02 15:04:05")
+	}
+	return v
+}
+
+// decimalSum adds decimal texts exactly, as integers scaled by 10^9.
+type decimalSum struct {
+	units int64 // whole part
+	nanos int64 // fraction in 1e-9
+}
+
+func (d *decimalSum) add(raw []byte) {
+	s := string(raw)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	w, _ := strconv.ParseInt(whole, 10, 64)
+	frac = (frac + "000000000")[:9]
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	if neg {
+		w, f = -w, -f
+	}
+	d.units += w
+	d.nanos += f
+	d.units += d.nanos / 1e9
+	d.nanos %= 1e9
+}
+
+// text renders the sum with decimals digits (integers: none).
+func (d decimalSum) text(decimals int, money bool) string {
+	units, nanos := d.units, d.nanos
+	if units > 0 && nanos < 0 {
+		units--
+		nanos += 1e9
+	} else if units < 0 && nanos > 0 {
+		units++
+		nanos -= 1e9
+	}
+	neg := units < 0 || nanos < 0
+	if units < 0 {
+		units = -units
+	}
+	if nanos < 0 {
+		nanos = -nanos
+	}
+	s := strconv.FormatInt(units, 10)
+	if money && decimals > 0 {
+		s += "." + fmt.Sprintf("%09d", nanos)[:min(decimals, 9)]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}

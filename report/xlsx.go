@@ -1,0 +1,793 @@
+package report
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// Excel limits.
+const (
+	xlsxMaxRows      = 1048576 // rows per sheet
+	xlsxMaxCols      = 16384   // columns per sheet
+	xlsxMaxSheetName = 31      // UTF-16 code units
+	xlsxMaxDecimals  = 6       // decimals we keep styles for
+	xlsxMaxColWidth  = 255
+)
+
+// xlsxZip64Threshold is the uncompressed entry size from which archive/zip
+// switches an entry to ZIP64. A variable so tests can exercise the header
+// fix without writing 4 GiB.
+var xlsxZip64Threshold int64 = math.MaxUint32
+
+// XLSXOptions configures an XLSXWriter. The zero value is usable.
+type XLSXOptions struct {
+	// TmpDir is where excelize spills streamed sheet data (every 16 MiB of
+	// sheet XML); "" means os.TempDir(). The spill files are removed by
+	// Close.
+	TmpDir string
+	// MaxRowsPerSheet caps the rows of one sheet, header and totals rows
+	// included; a part with more rows continues on "Title (2)", "Title
+	// (3)", ... with the header repeated. 0 means Excel's limit of
+	// 1,048,576; values below 3 are raised to 3, values above the limit
+	// lowered to it.
+	MaxRowsPerSheet int
+}
+
+// XLSXWriter writes the report as an Excel workbook: a normal "Summary"
+// sheet (figures, aging table, daily table and a chart of it) followed by
+// one streamed sheet per part. Rows are streamed through excelize's
+// StreamWriter, which keeps up to 16 MiB of XML per sheet in memory and
+// spills the rest to files in XLSXOptions.TmpDir; Close then deflates the
+// workbook straight into the underlying writer without building it in
+// memory.
+//
+// Totals rows hold the totals passed to EndPart as values, not SUM
+// formulas: they are the exact totals computed by the query and stay right
+// when a part is split over several sheets.
+//
+// Errors are sticky and carry an "xlsx: " prefix. An XLSXWriter is not
+// safe for concurrent use.
+type XLSXWriter struct {
+	out  io.Writer
+	opts XLSXOptions
+	f    *excelize.File
+	meta *Meta
+	st   xlsxStyles
+	err  error
+	done bool
+
+	used map[string]bool // sheet names in use, lower-cased
+
+	// Current part.
+	part     *Part
+	base     string // sanitised part title
+	sheetNo  int    // 1 for the first sheet of the part
+	sheet    string
+	sw       *excelize.StreamWriter
+	sheetRow int // last row written on the current sheet
+	lastCol  string
+	header   []interface{}
+	colStyle []int
+	cells    []excelize.Cell
+	row      []interface{} // reused for every row; row[i] is &cells[i] or nil
+}
+
+var _ Writer = (*XLSXWriter)(nil)
+
+// NewXLSX returns a Writer that writes a workbook to w on Close. It does
+// not close w. If w is an *os.File (an io.WriterAt and io.Seeker), Close
+// can patch the ZIP64 local headers Excel requires for a sheet over 4 GiB;
+// on other writers such a sheet is an error (lower MaxRowsPerSheet).
+func NewXLSX(w io.Writer, o XLSXOptions) *XLSXWriter {
+	switch {
+	case o.MaxRowsPerSheet <= 0 || o.MaxRowsPerSheet > xlsxMaxRows:
+		o.MaxRowsPerSheet = xlsxMaxRows
+	case o.MaxRowsPerSheet < 3:
+		o.MaxRowsPerSheet = 3
+	}
+	if o.TmpDir == "" {
+		o.TmpDir = os.TempDir()
+	}
+	return &XLSXWriter{out: w, opts: o, used: make(map[string]bool)}
+}
+
+func (w *XLSXWriter) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+func (w *XLSXWriter) failf(format string, args ...any) error {
+	return w.fail(fmt.Errorf("xlsx: "+format, args...))
+}
+
+// xlsxStyles are the style IDs, all created in Begin. Index [bold] picks
+// the plain (0) or bold (1) variant; money and percent are also indexed by
+// decimals.
+type xlsxStyles struct {
+	title    int
+	header   int
+	text     [2]int
+	integer  [2]int
+	date     [2]int
+	datetime [2]int
+	money    [2][xlsxMaxDecimals + 1]int
+	percent  [2][xlsxMaxDecimals + 1]int
+}
+
+func xlsxDecimalsFmt(dec int) string {
+	if dec <= 0 {
+		return "0"
+	}
+	return "0." + strings.Repeat("0", dec)
+}
+
+func (w *XLSXWriter) newStyles() error {
+	f := w.f
+	var err error
+	mk := func(s *excelize.Style) int {
+		if err != nil {
+			return 0
+		}
+		var id int
+		id, err = f.NewStyle(s)
+		return id
+	}
+	rtl := 0
+	if w.meta.RTL {
+		rtl = 2 // reading order right-to-left
+	}
+	st := &w.st
+	st.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}, Alignment: &excelize.Alignment{ReadingOrder: uint64(rtl)}})
+	st.header = mk(&excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"D9E1F2"}},
+		Border:    []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}},
+		Alignment: &excelize.Alignment{WrapText: true, Vertical: "center", ReadingOrder: uint64(rtl)},
+	})
+	for b := 0; b < 2; b++ {
+		font := &excelize.Font{Bold: b == 1}
+		fmtStyle := func(code string) *excelize.Style {
+			return &excelize.Style{Font: font, CustomNumFmt: &code}
+		}
+		st.text[b] = mk(&excelize.Style{Font: font})
+		st.integer[b] = mk(fmtStyle("#,##0"))
+		st.date[b] = mk(fmtStyle("yyyy-mm-dd"))
+		st.datetime[b] = mk(fmtStyle("yyyy-mm-dd hh:mm:ss"))
+		for d := 0; d <= xlsxMaxDecimals; d++ {
+			st.money[b][d] = mk(fmtStyle("#,##" + xlsxDecimalsFmt(d)))
+			st.percent[b][d] = mk(fmtStyle(xlsxDecimalsFmt(d) + "%"))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create styles: %w", err)
+	}
+	return nil
+}
+
+func (st *xlsxStyles) forKind(k Kind, dec int, bold bool) int {
+	b := 0
+	if bold {
+		b = 1
+	}
+	dec = max(0, min(dec, xlsxMaxDecimals))
+	switch k {
+	case KindMoney:
+		return st.money[b][dec]
+	case KindPercent:
+		return st.percent[b][dec]
+	case KindInteger:
+		return st.integer[b]
+	case KindDate:
+		return st.date[b]
+	case KindDateTime:
+		return st.datetime[b]
+	default:
+		if bold {
+			return st.text[1]
+		}
+		return 0
+	}
+}
+
+// xlsxCellValue converts v to the plain type excelize writes for kind k: nil
+// for Null (an empty cell), float64 for money and percent, int64 (or
+// float64 when not whole) for integers, time.Time for dates, string
+// otherwise. Values Excel cannot hold as numbers or dates (NaN, dates
+// before 1900) fall back to v.Text.
+func xlsxCellValue(k Kind, v *Value) interface{} {
+	if v.Null {
+		return nil
+	}
+	switch k {
+	case KindMoney, KindPercent, KindInteger:
+		if k == KindInteger {
+			if n, err := strconv.ParseInt(v.Text, 10, 64); err == nil {
+				return n
+			}
+			if v.Num == math.Trunc(v.Num) && math.Abs(v.Num) < 1<<53 {
+				return int64(v.Num)
+			}
+		}
+		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
+			return v.Text
+		}
+		return v.Num
+	case KindDate, KindDateTime:
+		if v.Time.Year() < 1900 {
+			return v.Text
+		}
+		return v.Time
+	default:
+		return v.Text
+	}
+}
+
+func xlsxLabel(m *Meta, key, def string) string {
+	if s := m.Labels[key]; s != "" {
+		return s
+	}
+	return def
+}
+
+// Begin creates the workbook, its styles and the summary sheet.
+func (w *XLSXWriter) Begin(m *Meta) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.f != nil {
+		return w.failf("Begin called twice")
+	}
+	w.meta = m
+	w.f = excelize.NewFile(excelize.Options{TmpDir: w.opts.TmpDir})
+	if err := w.newStyles(); err != nil {
+		return w.failf("%w", err)
+	}
+	if err := w.writeSummary(); err != nil {
+		return w.failf("summary sheet: %w", err)
+	}
+	return nil
+}
+
+// xlsxSheetRef quotes a sheet name for a formula or chart reference.
+func xlsxSheetRef(sheet string) string {
+	return "'" + strings.ReplaceAll(sheet, "'", "''") + "'!"
+}
+
+func (w *XLSXWriter) writeSummary() error {
+	m, f := w.meta, w.f
+	name := w.uniqueSheetName(xlsxSanitizeSheetName(xlsxLabel(m, "summary", "Summary"), "Summary"), 1)
+	if err := f.SetSheetName(f.GetSheetName(0), name); err != nil {
+		return err
+	}
+	if m.RTL {
+		if err := f.SetSheetView(name, 0, &excelize.ViewOptions{RightToLeft: xlsxBool(true)}); err != nil {
+			return err
+		}
+	}
+	if m.Title != "" {
+		_ = f.SetDocProps(&excelize.DocProperties{Title: m.Title, Language: m.Lang})
+	}
+	var err error
+	set := func(col, row int, val interface{}, style int) {
+		if err != nil || val == nil {
+			return
+		}
+		cell, _ := excelize.CoordinatesToCellName(col, row)
+		if err = f.SetCellValue(name, cell, val); err == nil && style != 0 {
+			err = f.SetCellStyle(name, cell, cell, style)
+		}
+	}
+	title := m.Title
+	if title == "" {
+		title = xlsxLabel(m, "title", "")
+	}
+	set(1, 1, title, w.st.title)
+	set(1, 2, m.MonthText, w.st.text[1])
+	if !m.Generated.IsZero() {
+		set(1, 3, xlsxLabel(m, "generated", "Generated"), 0)
+		set(2, 3, m.Generated, w.st.datetime[0])
+	}
+	r := 5
+	for i := range m.Summary {
+		fg := &m.Summary[i]
+		set(1, r, fg.Label, 0)
+		set(2, r, xlsxCellValue(fg.Kind, &fg.Value), w.st.forKind(fg.Kind, fg.Decimals, false))
+		r++
+	}
+	if t := &m.Aging; len(t.Columns) > 0 {
+		r++
+		set(1, r, t.Title, w.st.text[1])
+		r++
+		for c, col := range t.Columns {
+			set(c+1, r, col.Heading, w.st.header)
+		}
+		r++
+		for _, vals := range t.Rows {
+			for c := range min(len(vals), len(t.Columns)) {
+				col := &t.Columns[c]
+				set(c+1, r, xlsxCellValue(col.Kind, &vals[c]), w.st.forKind(col.Kind, col.Decimals, false))
+			}
+			r++
+		}
+	}
+	if len(m.Daily) > 0 {
+		r++
+		hdr := r
+		set(1, r, xlsxLabel(m, "day", "Day"), w.st.header)
+		set(2, r, xlsxLabel(m, "collections", "Collections"), w.st.header)
+		set(3, r, xlsxLabel(m, "disbursements", "Disbursements"), w.st.header)
+		for i := range m.Daily {
+			d := &m.Daily[i]
+			r++
+			set(1, r, d.Day, w.st.date[0])
+			set(2, r, d.Collections, w.st.money[0][3])
+			set(3, r, d.Disbursements, w.st.money[0][3])
+		}
+		if err != nil {
+			return err
+		}
+		if err = w.addDailyChart(name, hdr, r); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err = f.SetColWidth(name, "A", "A", 34); err == nil {
+		err = f.SetColWidth(name, "B", "H", 18)
+	}
+	return err
+}
+
+// addDailyChart adds a column chart of collections and disbursements per
+// day for the daily table whose header is on row hdr and last day on row
+// last, to the right of the table.
+func (w *XLSXWriter) addDailyChart(sheet string, hdr, last int) error {
+	ref := xlsxSheetRef(sheet)
+	rng := func(col string) string {
+		return fmt.Sprintf("%s$%s$%d:$%s$%d", ref, col, hdr+1, col, last)
+	}
+	series := make([]excelize.ChartSeries, 2)
+	for i, col := range []string{"B", "C"} {
+		series[i] = excelize.ChartSeries{
+			Name:       fmt.Sprintf("%s$%s$%d", ref, col, hdr),
+			Categories: rng("A"),
+			Values:     rng(col),
+		}
+	}
+	title := xlsxLabel(w.meta, "chart_title", xlsxLabel(w.meta, "collections", "Collections")+" / "+xlsxLabel(w.meta, "disbursements", "Disbursements"))
+	return w.f.AddChart(sheet, fmt.Sprintf("E%d", hdr), &excelize.Chart{
+		Type:      excelize.Col,
+		Series:    series,
+		Title:     []excelize.RichTextRun{{Text: title}},
+		Legend:    excelize.ChartLegend{Position: "bottom"},
+		Dimension: excelize.ChartDimension{Width: 720, Height: 360},
+		XAxis:     excelize.ChartAxis{ReverseOrder: w.meta.RTL},
+		YAxis:     excelize.ChartAxis{NumFmt: excelize.ChartNumFmt{CustomNumFmt: "#,##0"}},
+	})
+}
+
+func xlsxBool(b bool) *bool { return &b }
+
+// xlsxSanitizeSheetName makes s a legal sheet name: the characters []:*?/\
+// and control characters become '_', leading and trailing apostrophes
+// and spaces are dropped, and the result is cut to 31 UTF-16 units. An
+// empty result becomes def.
+func xlsxSanitizeSheetName(s, def string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case strings.ContainsRune(`[]:*?/\`, r), unicode.IsControl(r):
+			return '_'
+		case r == utf8.RuneError:
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.Trim(s, "' ")
+	s = xlsxTruncateUTF16(s, xlsxMaxSheetName)
+	s = strings.Trim(s, "' ")
+	if s == "" {
+		return def
+	}
+	if strings.EqualFold(s, "History") { // reserved by Excel
+		s += "_"
+	}
+	return s
+}
+
+// xlsxTruncateUTF16 cuts s to at most n UTF-16 code units on a rune boundary.
+func xlsxTruncateUTF16(s string, n int) string {
+	units := 0
+	for i, r := range s {
+		units += utf16.RuneLen(r)
+		if units > n {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// uniqueSheetName returns base, or for n > 1 "base (n)", cut to fit and
+// not yet used (Excel compares sheet names case-insensitively), and marks
+// it used.
+func (w *XLSXWriter) uniqueSheetName(base string, n int) string {
+	for ; ; n++ {
+		name := base
+		if n > 1 {
+			suffix := " (" + strconv.Itoa(n) + ")"
+			name = strings.TrimRight(xlsxTruncateUTF16(base, xlsxMaxSheetName-len(suffix)), "' ") + suffix
+		}
+		key := strings.ToLower(name)
+		if !w.used[key] {
+			w.used[key] = true
+			return name
+		}
+	}
+}
+
+// StartPart starts a part on a new streamed sheet named after its title.
+func (w *XLSXWriter) StartPart(p *Part) error {
+	if w.err != nil {
+		return w.err
+	}
+	switch {
+	case w.f == nil:
+		return w.failf("StartPart before Begin")
+	case w.part != nil:
+		return w.failf("StartPart %q while part %q is open", p.Title, w.part.Title)
+	case len(p.Columns) == 0 || len(p.Columns) > xlsxMaxCols:
+		return w.failf("part %q: %d columns (1 to %d allowed)", p.Title, len(p.Columns), xlsxMaxCols)
+	}
+	w.part = p
+	n := len(p.Columns)
+	w.base = xlsxSanitizeSheetName(p.Title, xlsxSanitizeSheetName(p.Key, "Part"))
+	w.sheetNo = 0
+	w.lastCol, _ = excelize.ColumnNumberToName(n)
+	w.colStyle = make([]int, n)
+	w.cells = make([]excelize.Cell, n)
+	w.row = make([]interface{}, n)
+	w.header = make([]interface{}, n)
+	seen := make(map[string]bool, n)
+	for i := range p.Columns {
+		c := &p.Columns[i]
+		w.colStyle[i] = w.st.forKind(c.Kind, c.Decimals, false)
+		w.cells[i].StyleID = w.colStyle[i]
+		// A table's header cells must be unique non-empty strings.
+		h := c.Heading
+		if h == "" {
+			h = c.Key
+		}
+		if h == "" {
+			h = "Column " + strconv.Itoa(i+1)
+		}
+		for k, base := 2, h; seen[strings.ToLower(h)]; k++ {
+			h = base + " (" + strconv.Itoa(k) + ")"
+		}
+		seen[strings.ToLower(h)] = true
+		w.header[i] = excelize.Cell{StyleID: w.st.header, Value: h}
+	}
+	if err := w.openSheet(); err != nil {
+		return w.failf("part %q: %w", p.Title, err)
+	}
+	return nil
+}
+
+// openSheet starts the next sheet of the current part and writes its
+// frozen header row.
+func (w *XLSXWriter) openSheet() error {
+	w.sheetNo++
+	w.sheet = w.uniqueSheetName(w.base, w.sheetNo)
+	f := w.f
+	if _, err := f.NewSheet(w.sheet); err != nil {
+		return fmt.Errorf("new sheet %q: %w", w.sheet, err)
+	}
+	if w.meta.RTL {
+		if err := f.SetSheetView(w.sheet, 0, &excelize.ViewOptions{RightToLeft: xlsxBool(true)}); err != nil {
+			return fmt.Errorf("sheet %q: %w", w.sheet, err)
+		}
+	}
+	sw, err := f.NewStreamWriter(w.sheet)
+	if err != nil {
+		return fmt.Errorf("sheet %q: %w", w.sheet, err)
+	}
+	w.sw = sw
+	for i := range w.part.Columns {
+		if width := w.part.Columns[i].Width; width > 0 {
+			if err := sw.SetColWidth(i+1, i+1, min(width, xlsxMaxColWidth)); err != nil {
+				return fmt.Errorf("sheet %q: %w", w.sheet, err)
+			}
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return fmt.Errorf("sheet %q: %w", w.sheet, err)
+	}
+	if err := sw.SetRow("A1", w.header); err != nil {
+		return fmt.Errorf("sheet %q: %w", w.sheet, err)
+	}
+	w.sheetRow = 1
+	return nil
+}
+
+// closeSheet writes the totals row (if totals is not nil), the table that
+// gives the header its autofilter, and flushes the sheet.
+func (w *XLSXWriter) closeSheet(totals []Value) error {
+	sw, lastData := w.sw, w.sheetRow
+	w.sw = nil
+	if totals != nil {
+		cols := w.part.Columns
+		for i := range cols {
+			v := xlsxCellValue(cols[i].Kind, &totals[i])
+			if v == nil {
+				w.row[i] = nil
+				continue
+			}
+			w.cells[i] = excelize.Cell{StyleID: w.st.forKind(cols[i].Kind, cols[i].Decimals, true), Value: v}
+			w.row[i] = &w.cells[i]
+		}
+		if w.row[0] == nil {
+			w.cells[0] = excelize.Cell{StyleID: w.st.text[1], Value: xlsxLabel(w.meta, "totals", "Total")}
+			w.row[0] = &w.cells[0]
+		}
+		w.sheetRow++
+		if err := sw.SetRow("A"+strconv.Itoa(w.sheetRow), w.row, excelize.RowOpts{StyleID: w.st.text[1]}); err != nil {
+			return fmt.Errorf("sheet %q: totals: %w", w.sheet, err)
+		}
+	}
+	if lastData >= 2 { // a table needs at least one data row
+		if err := sw.AddTable(&excelize.Table{
+			Range:          "A1:" + w.lastCol + strconv.Itoa(lastData),
+			ShowRowStripes: xlsxBool(false),
+		}); err != nil {
+			return fmt.Errorf("sheet %q: table: %w", w.sheet, err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("sheet %q: flush: %w", w.sheet, err)
+	}
+	xlsxReleaseStreamBuffer(sw)
+	return nil
+}
+
+// xlsxReleaseStreamBuffer frees the in-memory buffer of a flushed
+// StreamWriter whose XML has spilled to its temp file. excelize v2.10
+// keeps that buffer (bytes.Buffer.Reset keeps the capacity, 16-20 MiB)
+// until File.Close, so without this every spilled sheet adds ~20 MiB to
+// the heap until the workbook is written (measured: 4 sheets of 150,000
+// rows peaked at 148 MiB). The buffer is an unexported field: if a later
+// excelize changes its layout this does nothing, and TestXLSXMemory's
+// several-sheet case fails.
+func xlsxReleaseStreamBuffer(sw *excelize.StreamWriter) {
+	rd := reflect.ValueOf(sw).Elem().FieldByName("rawData")
+	if !rd.IsValid() || rd.Kind() != reflect.Struct {
+		return
+	}
+	tmp, buf := rd.FieldByName("tmp"), rd.FieldByName("buf")
+	if !tmp.IsValid() || tmp.Type() != reflect.TypeFor[*os.File]() || tmp.IsNil() {
+		return // not spilled: the buffer holds the sheet
+	}
+	if !buf.IsValid() || buf.Type() != reflect.TypeFor[bytes.Buffer]() || !buf.CanAddr() {
+		return
+	}
+	if b := (*bytes.Buffer)(unsafe.Pointer(buf.UnsafeAddr())); b.Len() == 0 {
+		*b = bytes.Buffer{}
+	}
+}
+
+// Row writes one row of the current part, continuing on a new sheet when
+// the current one is full.
+func (w *XLSXWriter) Row(vals []Value) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.part == nil {
+		return w.failf("Row outside a part")
+	}
+	cols := w.part.Columns
+	if len(vals) != len(cols) {
+		return w.failf("part %q: row has %d values, want %d", w.part.Title, len(vals), len(cols))
+	}
+	// Keep one row free on every sheet for the totals row: only the last
+	// sheet has it, but which one is last is known only at EndPart.
+	if w.sheetRow >= w.opts.MaxRowsPerSheet-1 {
+		if err := w.closeSheet(nil); err != nil {
+			return w.failf("part %q: %w", w.part.Title, err)
+		}
+		if err := w.openSheet(); err != nil {
+			return w.failf("part %q: %w", w.part.Title, err)
+		}
+	}
+	for i := range vals {
+		v := xlsxCellValue(cols[i].Kind, &vals[i])
+		if v == nil {
+			w.row[i] = nil
+			continue
+		}
+		w.cells[i].StyleID = w.colStyle[i]
+		w.cells[i].Value = v
+		w.row[i] = &w.cells[i]
+	}
+	w.sheetRow++
+	err := w.sw.SetRow("A"+strconv.Itoa(w.sheetRow), w.row)
+	for i := range w.cells {
+		w.cells[i].Value = nil // keep no reference to the caller's strings
+	}
+	if err != nil {
+		return w.failf("part %q: sheet %q row %d: %w", w.part.Title, w.sheet, w.sheetRow, err)
+	}
+	return nil
+}
+
+// EndPart writes the totals row (bold; one value per column, Null where
+// there is no total; a Null first cell gets the "totals" label) on the
+// part's last sheet and flushes it. totals may be nil for no totals row.
+// rows is not needed by this writer.
+func (w *XLSXWriter) EndPart(totals []Value, rows int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.part == nil {
+		return w.failf("EndPart outside a part")
+	}
+	if totals != nil && len(totals) != len(w.part.Columns) {
+		return w.failf("part %q: %d totals, want %d", w.part.Title, len(totals), len(w.part.Columns))
+	}
+	if err := w.closeSheet(totals); err != nil {
+		return w.failf("part %q: %w", w.part.Title, err)
+	}
+	w.part = nil
+	return nil
+}
+
+// Close writes the workbook to the underlying writer, which it does not
+// close, and removes excelize's temporary files. It returns the first
+// error of the writer's life; later calls return the same.
+func (w *XLSXWriter) Close() error {
+	if w.done {
+		return w.err
+	}
+	w.done = true
+	if w.f == nil {
+		return w.fail(errors.New("xlsx: Close before Begin"))
+	}
+	defer func() {
+		if err := w.f.Close(); err != nil {
+			w.failf("remove temporary files: %w", err)
+		}
+	}()
+	if w.err != nil {
+		return w.err
+	}
+	if w.part != nil {
+		return w.failf("Close with part %q open", w.part.Title)
+	}
+	// No SetActiveSheet here: the summary is the new file's first sheet and
+	// already active, and SetActiveSheet would parse every streamed sheet
+	// back into memory (measured: 95 MiB for a scale-16 report).
+	zo := newXLSXZipOut(w.out)
+	// WriteTo would build the whole zip in a bytes.Buffer; with our own
+	// ZipWriter the buffer it passes stays empty and the zip goes to out.
+	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zo })
+	if _, err := w.f.WriteTo(io.Discard); err != nil {
+		return w.failf("write workbook: %w", err)
+	}
+	if zo.err != nil {
+		return w.failf("write workbook: %w", zo.err)
+	}
+	return nil
+}
+
+// xlsxZipOut is the excelize.ZipWriter Close uses: an archive/zip writer on
+// the output that remembers where each entry's local header is. Go's
+// archive/zip marks a streamed entry as ZIP64 (version 4.5) only in the
+// central directory; Excel rejects a local header that still says 2.0.
+// excelize patches this in its in-memory buffer (writeZip64LFH), which we
+// bypass, so xlsxZipOut patches the output in place instead (it must be an
+// io.WriterAt and io.Seeker, as *os.File is).
+type xlsxZipOut struct {
+	out  io.Writer
+	cw   xlsxCountWriter
+	zw   *zip.Writer
+	base int64 // out's position before the zip, when seekable
+	seek bool
+	cur  *xlsxCountWriter // uncompressed bytes of the open entry
+	hdr  int64            // offset of the open entry's local header
+	big  []int64          // local headers of entries over xlsxZip64Threshold
+	err  error
+}
+
+type xlsxCountWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *xlsxCountWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newXLSXZipOut(out io.Writer) *xlsxZipOut {
+	z := &xlsxZipOut{out: out, cw: xlsxCountWriter{w: out}}
+	if s, ok := out.(io.Seeker); ok {
+		if _, ok := out.(io.WriterAt); ok {
+			if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
+				z.base, z.seek = pos, true
+			}
+		}
+	}
+	z.zw = zip.NewWriter(&z.cw)
+	return z
+}
+
+func (z *xlsxZipOut) endEntry() {
+	if z.cur != nil && z.cur.n >= xlsxZip64Threshold {
+		z.big = append(z.big, z.hdr)
+	}
+	z.cur = nil
+}
+
+// Create starts an entry. The local header is flushed to out right away so
+// its offset is known: it ends at the count and is 30 bytes plus the name
+// (no extra field, as Modified is left zero).
+func (z *xlsxZipOut) Create(name string) (io.Writer, error) {
+	z.endEntry()
+	fw, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+	if err == nil {
+		err = z.zw.Flush()
+	}
+	if err != nil {
+		return nil, z.setErr(err)
+	}
+	z.hdr = z.cw.n - 30 - int64(len(name))
+	z.cur = &xlsxCountWriter{w: fw}
+	return z.cur, nil
+}
+
+func (z *xlsxZipOut) AddFS(fsys fs.FS) error {
+	z.endEntry()
+	return z.setErr(z.zw.AddFS(fsys))
+}
+
+func (z *xlsxZipOut) Close() error {
+	z.endEntry()
+	if err := z.zw.Close(); err != nil {
+		return z.setErr(err)
+	}
+	if len(z.big) == 0 {
+		return nil
+	}
+	if !z.seek {
+		return z.setErr(errors.New("a sheet is over 4 GiB and needs ZIP64, which Excel accepts only with local headers patched in a seekable output; lower the rows per sheet"))
+	}
+	wa := z.out.(io.WriterAt)
+	for _, off := range z.big {
+		if _, err := wa.WriteAt([]byte{45, 0}, z.base+off+4); err != nil {
+			return z.setErr(fmt.Errorf("patch zip64 header: %w", err))
+		}
+	}
+	return nil
+}
+
+func (z *xlsxZipOut) setErr(err error) error {
+	if err != nil && z.err == nil {
+		z.err = err
+	}
+	return err
+}
