@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: a throwaway MariaDB with a sample loan database; dump it,
 # verify the file, restore it with lms-backup and with the stock client,
-# and show that every table came back identical. Leaves the dump in
-# demo-output/ and removes the server.
+# show that every table came back identical, and build the March 2024
+# report (xlsx + pdf, Arabic and English). Leaves the dump and the reports
+# in demo-output/ and removes the server.
 set -euo pipefail
 BIN=${1:-bin/lms-backup}
 OUT=demo-output
@@ -62,8 +63,14 @@ for t in users loans installments payments; do
   if [ "$a" = "$b" ] && [ "$a" = "$c" ]; then r=identical; else r=DIFFERENT; status=1; fi
   printf '  %-13s source %-11s lms-backup %-11s mariadb %-11s %s\n' "$t" "$a" "$b" "$c" "$r"
 done
+step "report: lms-backup report -D lms --month 2024-03 (Arabic) and --lang en"
+"$BIN" report "${conn[@]}" --database lms --month 2024-03 --out "$OUT"
+mkdir -p "$OUT/en"
+"$BIN" report "${conn[@]}" --database lms --month 2024-03 --lang en --out "$OUT/en"
+ls -l "$OUT" "$OUT/en"
+
 if [ $status -eq 0 ]; then
-  step "demo complete: the dump is in $OUT/lms.sql.zst; every table came back identical"
+  step "demo complete: every table came back identical; the dump and the reports are in $OUT/"
 else
   step "demo FAILED: a restored table differs"
 fi
