@@ -255,3 +255,44 @@ func httpGet(t *testing.T, url string) []byte {
 	}
 	return body
 }
+
+// TestReportMemory runs the report in fresh processes at fixture scales 4
+// and 16. With the default PDF cap the peak heap stays under the budget;
+// with the cap below every part's row count at both scales (so the PDF, which
+// holds its pages until the end by design, has the same size) the peak heap
+// of the 4x larger database is at most flatnessPercent above the smaller's.
+func TestReportMemory(t *testing.T) {
+	const reportHeapBudget = 80 << 20
+	srv := testdb.Get(t)
+	scales := []int{4, 16}
+	peaks := map[int]int64{}
+	for _, scale := range scales {
+		db := fixtureDB(t, srv, scale)
+		var heaps []int64
+		for i := range 5 {
+			out := t.TempDir()
+			args := []string{"report", "-D", db, "--month", "2024-03", "--out", out}
+			if i > 0 {
+				args = append(args, "--pdf-max-rows", "200")
+			}
+			s := measured(t, append(args, connArgs(srv)...)...)
+			if s.code != 0 {
+				t.Fatalf("report scale %d: exit %d\n%s", scale, s.code, s.stderr)
+			}
+			if s.PeakHeap <= 0 || s.PeakHeap > reportHeapBudget {
+				t.Errorf("scale %d run %d: peak heap %d bytes, budget %d", scale, i, s.PeakHeap, reportHeapBudget)
+			}
+			t.Logf("scale %d run %d (pdf cap %s): peak heap %.1f MiB, peak RSS %.1f MiB", scale, i,
+				map[bool]string{true: "2000", false: "200"}[i == 0], float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20))
+			if i > 0 {
+				heaps = append(heaps, s.PeakHeap)
+			}
+		}
+		peaks[scale] = median(heaps)
+	}
+	small, large := peaks[scales[0]], peaks[scales[1]]
+	if large*100 > small*(100+flatnessPercent) {
+		t.Errorf("report peak heap grows with the data: median %d bytes at scale %d, %d at scale %d (more than %d%%)",
+			small, scales[0], large, scales[1], flatnessPercent)
+	}
+}

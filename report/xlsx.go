@@ -558,11 +558,53 @@ func (w *XLSXWriter) closeSheet(totals []Value) error {
 			return fmt.Errorf("sheet %q: table: %w", w.sheet, err)
 		}
 	}
+	// Move what is still in memory to a temp file first, so that Flush
+	// finishes the sheet there and nothing of it stays on the heap.
+	if err := xlsxSpill(sw, w.opts.TmpDir, 0); err != nil {
+		return fmt.Errorf("sheet %q: spill to a temp file: %w", w.sheet, err)
+	}
 	if err := sw.Flush(); err != nil {
 		return fmt.Errorf("sheet %q: flush: %w", w.sheet, err)
 	}
 	xlsxReleaseStreamBuffer(sw)
 	return nil
+}
+
+// xlsxSpillBytes is how much sheet XML may collect in memory before it
+// moves to the sheet's temp file (excelize itself waits for 16 MiB, and
+// keeps a finished sheet below that in memory until the workbook is
+// written: with five parts that is up to 80 MiB).
+const xlsxSpillBytes = 1 << 20
+
+// xlsxSpill moves the buffered XML of sw to its temp file (creating it in
+// dir, where excelize's own Close removes it) when at least min bytes are
+// buffered. It reaches into excelize v2.10's unexported bufferedWriter
+// {tmpDir, tmp *os.File, buf bytes.Buffer}; if the layout differs it does
+// nothing, and TestXLSXMemory fails.
+func xlsxSpill(sw *excelize.StreamWriter, dir string, min int) error {
+	rd := reflect.ValueOf(sw).Elem().FieldByName("rawData")
+	if !rd.IsValid() || rd.Kind() != reflect.Struct {
+		return nil
+	}
+	tmp, buf := rd.FieldByName("tmp"), rd.FieldByName("buf")
+	if !tmp.IsValid() || tmp.Type() != reflect.TypeFor[*os.File]() || !tmp.CanAddr() ||
+		!buf.IsValid() || buf.Type() != reflect.TypeFor[bytes.Buffer]() || !buf.CanAddr() {
+		return nil
+	}
+	b := (*bytes.Buffer)(unsafe.Pointer(buf.UnsafeAddr()))
+	if b.Len() < min || (min > 0 && b.Len() == 0) {
+		return nil
+	}
+	f := (**os.File)(unsafe.Pointer(tmp.UnsafeAddr()))
+	if *f == nil {
+		t, err := os.CreateTemp(dir, "excelize-")
+		if err != nil {
+			return err
+		}
+		*f = t
+	}
+	_, err := b.WriteTo(*f)
+	return err
 }
 
 // xlsxReleaseStreamBuffer frees the in-memory buffer of a flushed
@@ -630,6 +672,11 @@ func (w *XLSXWriter) Row(vals []Value) error {
 	}
 	if err != nil {
 		return w.failf("part %q: sheet %q row %d: %w", w.part.Title, w.sheet, w.sheetRow, err)
+	}
+	if w.sheetRow%256 == 0 {
+		if err := xlsxSpill(w.sw, w.opts.TmpDir, xlsxSpillBytes); err != nil {
+			return w.failf("part %q: sheet %q: spill to a temp file: %w", w.part.Title, w.sheet, err)
+		}
 	}
 	return nil
 }
