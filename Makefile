@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/lms-backup
 
-.PHONY: build test demo deps lint bench fuzz clean
+.PHONY: build test demo deps lint bench bench-report fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -31,6 +31,11 @@ lint:
 bench: deps build
 	@command -v /usr/bin/time >/dev/null || { echo "bench needs GNU time: apt-get install time"; exit 1; }
 	@scripts/bench.sh $(BIN)
+
+# bench-report times the monthly report at fixture scale 100 against the
+# server answering the same queries alone.
+bench-report: deps build
+	@scripts/bench-report.sh $(BIN)
 
 # fuzz runs each fuzz target for a while (the seeds already run in `make test`).
 fuzz:

@@ -80,7 +80,10 @@ func TestReportCommand(t *testing.T) {
 				t.Fatalf("pdftotext: %v", err)
 			}
 			if lang == "en" {
-				for _, want := range []string{"Monthly loan report", "2024-03", "Page 1 of", "Collections", "more rows are in the workbook only"} {
+				// A figure computed here, formatted as the PDF prints money.
+				var principal string
+				srv.Open(t, db).QueryRow("SELECT SUM(principal) FROM loans WHERE status <> 'pending' AND disbursed_at >= '2024-03-01' AND disbursed_at < '2024-04-01'").Scan(&principal)
+				for _, want := range []string{"Monthly loan report", "2024-03", "Page 1 of", "Collections", "more rows are in the workbook only", thousands(principal)} {
 					if !strings.Contains(string(text), want) {
 						t.Errorf("PDF text lacks %q", want)
 					}
@@ -152,4 +155,20 @@ func TestReportBadInput(t *testing.T) {
 			assertNoTemp(t, out)
 		})
 	}
+}
+
+// thousands formats a decimal text with comma thousands separators.
+func thousands(dec string) string {
+	whole, frac, _ := strings.Cut(dec, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if frac != "" {
+		b.WriteString("." + frac)
+	}
+	return b.String()
 }

@@ -9,26 +9,15 @@ set -euo pipefail
 BIN=${1:-bin/lms-backup}
 SCALE=${BENCH_SCALE:-20}
 RUNS=${BENCH_RUNS:-3}
-PATH="$PATH:/usr/sbin"
 for tool in /usr/bin/time zstd mariadb-dump; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install time zstd mariadb-client)" >&2; exit 1; }
 done
 have_mydumper=0
 command -v mydumper >/dev/null && have_mydumper=1
 
+. "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /tmp/lms-bench.XXXXXX)
-sock="$work/mysqld.sock"
-cleanup() {
-  [ -S "$sock" ] && mariadb-admin --no-defaults --socket="$sock" -uroot shutdown >/dev/null 2>&1 || true
-  sleep 0.5; rm -rf "$work"
-}
-trap cleanup EXIT
-mariadb-install-db --no-defaults --datadir="$work/data" --auth-root-authentication-method=normal \
-  --skip-test-db --user="$(id -un)" >"$work/install.log" 2>&1
-mariadbd --no-defaults --datadir="$work/data" --socket="$sock" --skip-networking --user="$(id -un)" \
-  --log-error="$work/error.log" --innodb-buffer-pool-size=1G --innodb-flush-log-at-trx-commit=0 \
-  --max-allowed-packet=256M &
-for _ in $(seq 1 100); do mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1 && break; sleep 0.2; done
+start_server "$work" --innodb-buffer-pool-size=1G
 conn=(--no-defaults --socket "$sock" --user root)
 cli=(--no-defaults --socket="$sock" -uroot)
 

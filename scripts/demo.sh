@@ -8,29 +8,13 @@ set -euo pipefail
 BIN=${1:-bin/lms-backup}
 OUT=demo-output
 SCALE=${DEMO_SCALE:-2}
-PATH="$PATH:/usr/sbin"
 
+. "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /tmp/lms-demo.XXXXXX)
-sock="$work/mysqld.sock"
-cleanup() {
-  if [ -S "$sock" ]; then mariadb-admin --no-defaults --socket="$sock" -uroot shutdown >/dev/null 2>&1 || true; fi
-  sleep 0.5
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "starting a throwaway MariaDB in $work"
-mariadb-install-db --no-defaults --datadir="$work/data" --auth-root-authentication-method=normal \
-  --skip-test-db --user="$(id -un)" >"$work/install.log" 2>&1
-mariadbd --no-defaults --datadir="$work/data" --socket="$sock" --skip-networking --user="$(id -un)" \
-  --log-error="$work/error.log" --pid-file="$work/pid" --default-time-zone=+03:00 \
-  --innodb-flush-log-at-trx-commit=0 --max-allowed-packet=256M &
-for _ in $(seq 1 100); do
-  mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1 && break
-  sleep 0.2
-done
+start_server "$work" --default-time-zone=+03:00
 conn=(--no-defaults --socket "$sock" --user root)
 client() { mariadb --no-defaults --socket="$sock" -uroot "$@"; }
 

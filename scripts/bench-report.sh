@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make bench-report: the monthly report at a large fixture scale, against the
+# time the server alone needs to answer the same queries (each part as one
+# streamed query, output to /dev/null). Alternates the two, prints medians
+# and appends them to BENCHMARKS.md.
+#   BENCH_SCALE (default 100), BENCH_RUNS (default 3), BENCH_MONTH (default 2024-03)
+set -euo pipefail
+BIN=${1:-bin/lms-backup}
+SCALE=${BENCH_SCALE:-100}
+RUNS=${BENCH_RUNS:-3}
+MONTH=${BENCH_MONTH:-2024-03}
+. "$(dirname "$0")/lib.sh"
+work=$(mktemp -d /tmp/lms-bench-report.XXXXXX)
+start_server "$work" --innodb-buffer-pool-size=2G
+conn=(--no-defaults --socket "$sock" --user root)
+echo "bench-report: building the fixture at scale $SCALE" >&2
+"$BIN" -q fixture "${conn[@]}" -D lms --scale "$SCALE"
+
+# The template's queries, as the server alone would run them.
+python3 - "$MONTH" >"$work/queries.sql" <<'PY'
+import json, sys, datetime
+m = datetime.date.fromisoformat(sys.argv[1] + "-01")
+n = (m.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+t = json.load(open("templates/loans.json"))
+sub = lambda s: s.replace(":month_start", f"'{m} 00:00:00'").replace(":month_end", f"'{n} 00:00:00'")
+qs = [f["sql"] for f in t["summary"]] + [t["aging"]["sql"], t["daily"]["collections_sql"], t["daily"]["disbursements_sql"]]
+for p in t["parts"]:
+    cols = ", ".join(c["expr"] for c in p["columns"])
+    order = ", ".join(f"`{p['table']}`.`{k['column']}`" for k in p["order_key"])
+    qs.append(f"SELECT {cols} FROM `{p['table']}` WHERE {p['where']} ORDER BY {order}")
+for q in qs:
+    print(sub(q) + ";")
+PY
+
+: >"$work/results"
+for run in $(seq 1 "$RUNS"); do
+  echo "bench-report: run $run of $RUNS" >&2
+  /usr/bin/time -f "server-alone %e %U %S %M" -a -o "$work/results" \
+    bash -c "mariadb --no-defaults --socket=$sock -uroot --quick -N lms < $work/queries.sql > /dev/null"
+  /usr/bin/time -f "lms-backup-report %e %U %S %M" -a -o "$work/results" \
+    "$BIN" -q report "${conn[@]}" -D lms --month "$MONTH" --out "$work" --stats-json "$work/stats-$run.json"
+done
+rows=$(python3 -c "import json,glob; print(max(json.load(open(f))['peak_heap_bytes'] for f in glob.glob('$work/stats-*.json')))")
+report=$(python3 - "$work/results" "$SCALE" "$MONTH" "$rows" <<'PY'
+import sys, statistics, collections
+res = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    n, wall, u, s, rss = line.split()
+    res[n].append((float(wall), float(u) + float(s), int(rss)))
+med = {n: [statistics.median(x[i] for x in v) for i in range(3)] for n, v in res.items()}
+print(f"Report for {sys.argv[3]} at fixture scale {sys.argv[2]}, medians of {len(res['server-alone'])} runs.\n")
+print("| what | wall s | CPU s (client) | peak RSS MiB |")
+print("|---|---|---|---|")
+for n in ["server-alone", "lms-backup-report"]:
+    w, c, r = med[n]
+    print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} |")
+print(f"\nThe report takes {med['lms-backup-report'][0]/med['server-alone'][0]:.2f}x the server-alone time; its largest peak heap was {int(sys.argv[4])/2**20:.1f} MiB.")
+PY
+)
+echo "$report"
+{ echo; echo "## Monthly report"; echo; echo "Produced by \`make bench-report\` (scripts/bench-report.sh) on $(date -u +%Y-%m-%d), $(nproc) cores."; echo; echo "$report"; } >>BENCHMARKS.md
