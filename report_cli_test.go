@@ -115,6 +115,23 @@ func TestReportCommand(t *testing.T) {
 	}
 }
 
+// TestReportEmptyMonth: a month without data still gets its files, and a
+// warning says why they are empty.
+func TestReportEmptyMonth(t *testing.T) {
+	srv := testdb.Get(t)
+	db := fixtureDB(t, srv, 1)
+	out := t.TempDir()
+	r := run(t, nil, nil, append([]string{"report", "-D", db, "--month", "2019-05", "--out", out}, connArgs(srv)...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "the report is empty") {
+		t.Fatalf("exit %d, want 0 with a warning about the empty month\n%s", r.code, r.stderr)
+	}
+	for _, f := range []string{"loans-2019-05.xlsx", "loans-2019-05.pdf"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestReportBadInput: each bad input gets one line and its exit code, and
 // no report file appears.
 func TestReportBadInput(t *testing.T) {
