@@ -10,7 +10,7 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 # deps installs the Debian packages the tests and the demo need (MariaDB
-# server and client, zstd) when they are missing.
+# server and client, zstd, poppler-utils) when they are missing.
 deps:
 	@scripts/install-deps.sh
 

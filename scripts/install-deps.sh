@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lms-backup's tests and demo need, if missing:
 # a MariaDB server and client (the tests start their own private server),
-# zstd and gzip (the stock-tool restore path).
+# zstd and gzip (the stock-tool restore path), poppler-utils (the report
+# tests read the PDFs back with pdftotext and pdftoppm).
 set -euo pipefail
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
@@ -9,6 +10,8 @@ command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -20,4 +23,5 @@ fi
 echo "install-deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# shellcheck disable=SC2046
+$sudo apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
