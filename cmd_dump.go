@@ -10,6 +10,7 @@ import (
 	"lms-backup/dbconn"
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
+	"lms-backup/memcap"
 )
 
 func dumpCommand(env *appEnv) *cli.Command {
@@ -45,7 +46,7 @@ func (e *appEnv) runDump(c *cli.Context) error {
 		return usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
 	}
 	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), Tool: "lms-backup " + version}
-	size, err := parseSize(c.String("max-statement-size"))
+	size, err := memcap.ParseSize(c.String("max-statement-size"))
 	if err != nil {
 		return usagef("--max-statement-size: %v", err)
 	}

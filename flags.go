@@ -1,10 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/dbconn"
@@ -45,28 +41,4 @@ func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
 		SSLMode: c.String("ssl-mode"), SSLCA: c.String("ssl-ca"), SSLCert: c.String("ssl-cert"), SSLKey: c.String("ssl-key"),
 		Database: database,
 	}
-}
-
-// parseSize parses a byte size such as 1048576, 512KiB, 64MiB, 1G or 2GB.
-// Units are powers of 1024 whether written KiB or KB.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := len(t)
-	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') {
-		i--
-	}
-	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("size %q: write a whole number with an optional unit, e.g. 1MiB or 512KiB", s)
-	}
-	shift := map[string]uint{"": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20, "g": 30, "gb": 30, "gib": 30}
-	sh, ok := shift[unit]
-	if !ok {
-		return 0, fmt.Errorf("size %q: unknown unit %q (use B, KiB, MiB or GiB)", s, t[i:])
-	}
-	if n > (1<<62)>>sh {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return n << sh, nil
 }
