@@ -1,8 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -11,6 +15,8 @@ import (
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
 	"lms-backup/memcap"
+	"lms-backup/restore"
+	"lms-backup/rotate"
 )
 
 func dumpCommand(env *appEnv) *cli.Command {
@@ -28,11 +34,14 @@ EXAMPLES:
    lms-backup dump --database lms -o /var/backups/lms.sql.zst
    lms-backup dump --defaults-file /etc/lms/backup.cnf -D lms -o lms.sql.gz
    MYSQL_PWD=... lms-backup dump -h db.internal -u backup -D lms -o - | ssh vault 'cat > lms.sql.zst'
+   lms-backup --log-format json dump -D lms -o /var/backups/lms/ --keep 14   (nightly, from cron)
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "database to dump (required)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file, or - for stdout (required)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file; a folder (DIR/) for nightly dumps named DB-YYYYMMDDTHHMMSSZ.sql.zst; or - for stdout (required)"},
+			&cli.IntFlag{Name: "keep", Usage: "with -o DIR/: after the new dump verified, keep only the newest N dumps of this database"},
+			&cli.IntFlag{Name: "keep-days", Usage: "with -o DIR/: after the new dump verified, delete this database's dumps older than N days"},
 			&cli.StringFlag{Name: "compress", Usage: "zstd, gzip or none (default: from the extension, else zstd)"},
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
@@ -53,7 +62,30 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	opts.MaxStatement = int(size)
 	out := c.String("output")
 	if out == "" {
-		return usagef("--output is required: a file path, or - for stdout")
+		return usagef("--output is required: a file path, a folder (DIR/), or - for stdout")
+	}
+	// -o DIR/ (or an existing folder): a nightly folder of named dumps.
+	var folder string
+	if st, err := os.Stat(out); strings.HasSuffix(out, "/") || (err == nil && st.IsDir()) {
+		folder = out
+		if st, err := os.Stat(folder); err != nil || !st.IsDir() {
+			return outputError{fmt.Errorf("--output %s: not a folder (create it first)", folder)}
+		}
+	}
+	keep, keepDays := c.Int("keep"), c.Int("keep-days")
+	if keep < 0 || keepDays < 0 {
+		return usagef("--keep and --keep-days must be 0 or more")
+	}
+	if folder == "" && (keep > 0 || keepDays > 0) {
+		return usagef("--keep and --keep-days rotate a folder of dumps: use -o DIR/")
+	}
+	if folder != "" {
+		comp, err := dumpfile.ParseCompression(cmp.Or(c.String("compress"), "zstd"))
+		if err != nil {
+			return usagef("--compress: %v", err)
+		}
+		ext := map[dumpfile.Compression]string{dumpfile.Zstd: ".sql.zst", dumpfile.Gzip: ".sql.gz", dumpfile.None: ".sql"}[comp]
+		out = filepath.Join(folder, rotate.Name(opts.Database, time.Now(), ext))
 	}
 	if opts.Compression, err = outputCompression(c.String("compress"), out); err != nil {
 		return err
@@ -69,12 +101,24 @@ func (e *appEnv) runDump(c *cli.Context) error {
 		return usagef("refusing to write compressed data to a terminal: redirect stdout or use -o FILE")
 	}
 
+	if folder != "" {
+		lock, err := rotate.Acquire(folder, opts.Database)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+		swept, err := rotate.Sweep(folder, opts.Database)
+		if err != nil {
+			return outputError{fmt.Errorf("sweep %s: %w", folder, err)}
+		}
+		if len(swept) > 0 {
+			e.log.Info("removed temporary files of an earlier run that was killed", "folder", folder, "files", swept)
+		}
+	}
+
 	// Create the output first: a bad path fails before the server is touched.
 	var w *atomicfile.File
 	if out != "-" {
-		if st, err := os.Stat(out); err == nil && st.IsDir() {
-			return usagef("--output %s is a folder: name a file in it", out)
-		}
 		if w, err = atomicfile.Create(out, 0o600); err != nil {
 			return outputError{fmt.Errorf("%w (check that the folder exists and is writable)", err)}
 		}
@@ -84,7 +128,39 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return mem.finish(e.dump(c, opts, conn, out, w, mem))
+	if err := mem.finish(e.dump(c, opts, conn, out, w, mem)); err != nil {
+		return err
+	}
+	if folder == "" {
+		return nil
+	}
+	return e.rotate(c, folder, out, opts.Database, rotate.Policy{Keep: keep, KeepDays: keepDays, Now: time.Now()})
+}
+
+// rotate verifies the new dump in a nightly folder and only then deletes
+// the old dumps the policy does not keep.
+func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy) error {
+	f, err := os.Open(out)
+	if err != nil {
+		return outputError{err}
+	}
+	defer f.Close()
+	rd, err := dumpfile.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
+	}
+	defer rd.Close()
+	rep, err := restore.Verify(c.Context, rd)
+	if err != nil {
+		return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
+	}
+	removed, err := rotate.Prune(folder, db, p)
+	if err != nil {
+		return outputError{fmt.Errorf("rotate %s: %w", folder, err)}
+	}
+	e.log.Info("nightly dump verified and rotated", "file", out, "rows", rep.Rows, "frames", rep.Frames,
+		"deleted", removed, "keep", p.Keep, "keep_days", p.KeepDays)
+	return nil
 }
 
 // dump runs the dump itself under the memory guard.

@@ -25,6 +25,7 @@ import (
 	"lms-backup/fixture"
 	"lms-backup/report"
 	"lms-backup/restore"
+	"lms-backup/rotate"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,6 +41,7 @@ const (
 	exitOutput      = 5   // the output file could not be written
 	exitRestore     = 6   // the server rejected a statement, or the target database is not empty (restore, fixture)
 	exitMemory      = 7   // the work completed, but the peak heap exceeded --max-heap
+	exitBusy        = 8   // another run holds the folder's lock for this database
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -52,6 +54,7 @@ const exitCodesHelp = `EXIT CODES:
    5    output: the output file could not be written (folder, permissions, disk full)
    6    target: the server rejected a statement, or the target database is not empty (restore, fixture)
    7    memory: the work completed, but the peak heap exceeded --max-heap
+   8    busy: another dump of the database into the same folder is running
    130  interrupted by SIGINT or SIGTERM (nothing left under the final name)`
 
 func main() {
@@ -112,6 +115,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitRestore
 	case errors.Is(err, errHeapExceeded):
 		return exitMemory
+	case errors.Is(err, rotate.ErrBusy):
+		return exitBusy
 	}
 	return exitError
 }
