@@ -68,8 +68,8 @@ func (e *appEnv) runReport(c *cli.Context) error {
 			return usagef("--format %q: use xlsx, pdf or xlsx,pdf", f)
 		}
 	}
-	if c.Int("pdf-max-rows") < 0 {
-		return usagef("--pdf-max-rows must be 0 or more")
+	if c.Int("pdf-max-rows") < 1 {
+		return usagef("--pdf-max-rows must be 1 or more (use --format xlsx for no PDF)")
 	}
 	out := c.String("out")
 	if st, err := os.Stat(out); err != nil || !st.IsDir() {
@@ -103,9 +103,9 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 	var writers []report.Writer
 	closed := false
 	defer func() {
-		if !closed { // a failed run: release the writers' temp files, then drop ours
+		if !closed { // a failed run: release the writers' temp files and pages
 			for _, w := range writers {
-				w.Close()
+				w.Discard()
 			}
 		}
 		for _, f := range files {
@@ -123,7 +123,9 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 		}
 		files = append(files, file)
 		if f == "xlsx" {
-			writers = append(writers, report.NewXLSX(outputWriter{file}, report.XLSXOptions{}))
+			// Sheet data goes to temp files next to the report, not to /tmp
+			// (often a tmpfs, which is memory).
+			writers = append(writers, report.NewXLSX(outputFile{file}, report.XLSXOptions{TmpDir: out}))
 		} else {
 			writers = append(writers, report.NewPDF(outputWriter{file}, report.PDFOptions{MaxRows: c.Int("pdf-max-rows")}))
 		}

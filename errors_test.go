@@ -77,7 +77,7 @@ func TestBadInput(t *testing.T) {
 			code: exitConnect, want: "no_such_db", output: filepath.Join(dir, "d.sql.zst")},
 		{name: "output folder missing", args: dumpTo(noFolder), code: exitOutput, want: "missing", output: noFolder},
 		{name: "output under a file", args: dumpTo(filepath.Join(good, "x.sql.zst")), code: exitOutput, want: "not a directory"},
-		{name: "output is a folder", args: dumpTo(dir), code: exitUsage, want: "is a folder"},
+		{name: "output folder (DIR/) missing", args: dumpTo(filepath.Join(dir, "nightly") + "/"), code: exitOutput, want: "not a folder"},
 		{name: "no database", args: append([]string{"--quiet", "dump", "-o", filepath.Join(dir, "e.sql")}, conn...), code: exitUsage, want: "--database"},
 		{name: "no output", args: append([]string{"--quiet", "dump", "-D", db}, conn...), code: exitUsage, want: "--output"},
 		{name: "unknown flag", args: []string{"--quiet", "dump", "--frobnicate"}, code: exitUsage, want: "frobnicate"},

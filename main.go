@@ -62,6 +62,9 @@ func main() {
 	defer stop()
 	env := &appEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}
 	err := newApp(env).RunContext(ctx, os.Args)
+	if err == nil {
+		err = env.notFound
+	}
 	code := exitCode(err, ctx.Err() != nil)
 	if err != nil {
 		env.reportError(err, code)
@@ -77,6 +80,7 @@ type appEnv struct {
 	log            *slog.Logger
 	jsonLogs       bool
 	quiet          bool
+	notFound       error // an unknown command, which the CLI library does not return
 }
 
 // usageError marks a command line the user has to correct.
@@ -168,8 +172,7 @@ EXAMPLES:
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(env.stderr, "lms-backup: unknown command %q (see lms-backup --help)\n", name)
-			os.Exit(exitUsage)
+			env.notFound = usagef("unknown command %q (see lms-backup --help)", name)
 		},
 	}
 	for _, cmd := range app.Commands {

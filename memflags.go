@@ -35,7 +35,7 @@ func memFlags() []cli.Flag {
 			Usage: "finish the work, but exit 7 if the peak heap went above SIZE (for CI memory-regression checks)"},
 		&cli.StringFlag{Name: "stats-json", Category: memCategory, Usage: "write the run's memory summary as JSON to `FILE` (peak_heap_bytes, peak_rss_bytes, throttle_events, ...)"},
 		&cli.StringFlag{Name: "heap-profile-dir", Category: memCategory,
-			Usage: "where heap profiles go when the heap nears the budget or on SIGUSR2 (default: the dump file's folder for dump, else the temp folder)"},
+			Usage: "where heap profiles go when the heap nears the budget or on SIGUSR2 (default: the output folder for dump and report, else the temp folder)"},
 		&cli.StringFlag{Name: "debug-addr", Category: memCategory,
 			Usage: "serve net/http/pprof and /debug/memstatus on `ADDR` (e.g. 127.0.0.1:6060) during the run"},
 	}

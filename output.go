@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"lms-backup/atomicfile"
 )
 
 // outputWriter marks every write error as an output error, so that a full
@@ -20,6 +22,22 @@ func (o outputWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// outputFile is outputWriter for a file that can also be patched in place
+// (io.WriterAt and io.Seeker), as the workbook writer needs for ZIP64.
+type outputFile struct{ f *atomicfile.File }
+
+func (o outputFile) Write(p []byte) (int, error) { return outputWriter{o.f}.Write(p) }
+
+func (o outputFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := o.f.WriteAt(p, off)
+	if err != nil {
+		err = outputError{fmt.Errorf("write output: %w", err)}
+	}
+	return n, err
+}
+
+func (o outputFile) Seek(offset int64, whence int) (int64, error) { return o.f.Seek(offset, whence) }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 

@@ -115,3 +115,20 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// WriteAt writes to the temporary file at offset off (for formats that
+// patch a header after the fact, such as ZIP64 local headers).
+func (a *File) WriteAt(p []byte, off int64) (int, error) {
+	if a.done {
+		return 0, os.ErrClosed
+	}
+	return a.f.WriteAt(p, off)
+}
+
+// Seek sets the offset of the next Write to the temporary file.
+func (a *File) Seek(offset int64, whence int) (int64, error) {
+	if a.done {
+		return 0, os.ErrClosed
+	}
+	return a.f.Seek(offset, whence)
+}

@@ -433,10 +433,17 @@ func sub(a, b uint64) uint64 {
 	return a - b
 }
 
-// Status returns the summary of the run so far without stopping the guard.
-// It is safe to call from any goroutine, e.g. a debug HTTP handler.
+// Status returns the summary of the run so far without stopping the guard
+// and without taking a sample of its own (which would count as a tick and
+// step every Batch); it only folds the current heap into the peaks. It is
+// safe to call from any goroutine, e.g. a debug HTTP handler.
 func (g *Guard) Status() Summary {
-	g.sample()
+	g.mu.Lock()
+	metrics.Read(g.buf)
+	g.peakHeap = max(g.peakHeap, u64(g.buf[mHeapObjects]))
+	g.peakLive = max(g.peakLive, u64(g.buf[mHeapLive]))
+	g.peakTotal = max(g.peakTotal, sub(u64(g.buf[mTotal]), u64(g.buf[mReleased])))
+	g.mu.Unlock()
 	g.profMu.Lock()
 	g.noteRSSLocked()
 	g.profMu.Unlock()

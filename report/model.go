@@ -105,4 +105,7 @@ type Writer interface {
 	// Close finishes the output and flushes it to the underlying writer,
 	// which it does not close.
 	Close() error
+	// Discard ends a failed run instead of Close: it releases temporary
+	// files and memory and writes nothing more.
+	Discard()
 }

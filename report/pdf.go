@@ -282,7 +282,8 @@ func (p *PDFWriter) EndPart(totals []Value, rows int64) error {
 	if hidden := rows - p.shown; hidden > 0 {
 		p.ensure(rowH + 2)
 		p.pdf.SetTextColor(150, 40, 40)
-		note := fmt.Sprintf(p.label("rows_in_workbook_only", "%d more rows are in the workbook only"), hidden)
+		// The label comes from the template: replace its %d, never use it as a format.
+		note := strings.Replace(p.label("rows_in_workbook_only", "%d more rows are in the workbook only"), "%d", strconv.FormatInt(int64(hidden), 10), 1)
 		p.text(margin, p.y, contentW, rowH+2, note, p.start(), false, tableSize+0.5)
 		p.pdf.SetTextColor(0, 0, 0)
 		p.y += rowH + 2
@@ -296,6 +297,19 @@ func (p *PDFWriter) EndPart(totals []Value, rows int64) error {
 	p.inTable = false
 	p.y += 14
 	return p.err
+}
+
+// Discard ends a failed run without drawing footers or writing anything;
+// the pages are dropped. Close after Discard returns an error.
+func (p *PDFWriter) Discard() {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	if p.err == nil {
+		p.err = errors.New("pdf: writer discarded")
+	}
+	p.pdf = nil
 }
 
 // Close adds "Page X of Y" and the generation time to every page and

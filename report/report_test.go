@@ -45,6 +45,7 @@ func (c *capture) EndPart(t []Value, n int64) error {
 	return nil
 }
 func (c *capture) Close() error { c.closed = true; return nil }
+func (c *capture) Discard()     {}
 
 // loanDB creates the sample database once for this package's tests.
 func loanDB(t *testing.T) (*sql.DB, string) {

@@ -146,8 +146,8 @@ func (t *Template) prepare(ctx context.Context, conn *sql.Conn, r *strings.Repla
 			return err
 		}
 	}
-	for where, q := range map[string]string{"aging": t.Aging.SQL, "daily collections": t.Daily.CollectionsSQL, "daily disbursements": t.Daily.DisbursementsSQL} {
-		if err := check(where, q); err != nil {
+	for _, q := range [][2]string{{"aging", t.Aging.SQL}, {"daily collections", t.Daily.CollectionsSQL}, {"daily disbursements", t.Daily.DisbursementsSQL}} {
+		if err := check(q[0], q[1]); err != nil {
 			return err
 		}
 	}
@@ -397,7 +397,9 @@ func (d *decimalSum) add(raw []byte) {
 	d.nanos %= 1e9
 }
 
-// text renders the sum with decimals digits (integers: none).
+// text renders the sum exactly: integers without a fraction, money with
+// at least decimals fraction digits and more when the sum has them (the
+// writers round for display, so a total prints as the rows do).
 func (d decimalSum) text(decimals int, money bool) string {
 	units, nanos := d.units, d.nanos
 	if units > 0 && nanos < 0 {
@@ -415,8 +417,14 @@ func (d decimalSum) text(decimals int, money bool) string {
 		nanos = -nanos
 	}
 	s := strconv.FormatInt(units, 10)
-	if money && decimals > 0 {
-		s += "." + fmt.Sprintf("%09d", nanos)[:min(decimals, 9)]
+	if money {
+		frac := strings.TrimRight(fmt.Sprintf("%09d", nanos), "0")
+		for len(frac) < decimals {
+			frac += "0"
+		}
+		if frac != "" {
+			s += "." + frac
+		}
 	}
 	if neg {
 		s = "-" + s

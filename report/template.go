@@ -93,8 +93,8 @@ type ColumnDef struct {
 }
 
 // LoadTemplate reads a report definition; path "" means the embedded
-// default. It checks everything that can be checked without a server;
-// Prepare checks the SQL against one.
+// default. It checks everything that can be checked without a server; Run
+// has the server prepare every query before it writes anything.
 func LoadTemplate(path string) (*Template, error) {
 	var data []byte
 	var err error
@@ -164,10 +164,10 @@ func (t *Template) check() error {
 				return fmt.Errorf("labels.%s has no %q entry", lang, need)
 			}
 		}
-		for _, lang := range []string{"ar", "en"} {
-			if strings.Count(t.Labels["rows_in_workbook_only"][lang], "%d") != 1 {
-				return fmt.Errorf("labels.%s.rows_in_workbook_only must contain %%d once", lang)
-			}
+	}
+	for _, lang := range []string{"ar", "en"} {
+		if strings.Count(t.Labels["rows_in_workbook_only"][lang], "%d") != 1 {
+			return fmt.Errorf("labels.%s.rows_in_workbook_only must contain %%d once", lang)
 		}
 	}
 	seen := map[string]bool{}

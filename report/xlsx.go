@@ -36,9 +36,9 @@ var xlsxZip64Threshold int64 = math.MaxUint32
 
 // XLSXOptions configures an XLSXWriter. The zero value is usable.
 type XLSXOptions struct {
-	// TmpDir is where excelize spills streamed sheet data (every 16 MiB of
-	// sheet XML); "" means os.TempDir(). The spill files are removed by
-	// Close.
+	// TmpDir is where streamed sheet data goes (every MiB of sheet XML,
+	// and each sheet when it ends); "" means os.TempDir(). The files are
+	// removed by Close and Discard.
 	TmpDir string
 	// MaxRowsPerSheet caps the rows of one sheet, header and totals rows
 	// included; a part with more rows continues on "Title (2)", "Title
@@ -51,10 +51,9 @@ type XLSXOptions struct {
 // XLSXWriter writes the report as an Excel workbook: a normal "Summary"
 // sheet (figures, aging table, daily table and a chart of it) followed by
 // one streamed sheet per part. Rows are streamed through excelize's
-// StreamWriter, which keeps up to 16 MiB of XML per sheet in memory and
-// spills the rest to files in XLSXOptions.TmpDir; Close then deflates the
-// workbook straight into the underlying writer without building it in
-// memory.
+// StreamWriter; its XML moves to files in XLSXOptions.TmpDir every MiB and
+// when a sheet ends (see xlsxSpill), and Close then deflates the workbook
+// straight into the underlying writer without building it in memory.
 //
 // Totals rows hold the totals passed to EndPart as values, not SUM
 // formulas: they are the exact totals computed by the query and stay right
@@ -705,7 +704,7 @@ func (w *XLSXWriter) EndPart(totals []Value, rows int64) error {
 // Close writes the workbook to the underlying writer, which it does not
 // close, and removes excelize's temporary files. It returns the first
 // error of the writer's life; later calls return the same.
-func (w *XLSXWriter) Close() error {
+func (w *XLSXWriter) Close() (err error) {
 	if w.done {
 		return w.err
 	}
@@ -714,8 +713,11 @@ func (w *XLSXWriter) Close() error {
 		return w.fail(errors.New("xlsx: Close before Begin"))
 	}
 	defer func() {
-		if err := w.f.Close(); err != nil {
-			w.failf("remove temporary files: %w", err)
+		if cerr := w.f.Close(); cerr != nil {
+			cerr = w.failf("remove temporary files: %w", cerr)
+			if err == nil {
+				err = cerr
+			}
 		}
 	}()
 	if w.err != nil {
@@ -738,6 +740,21 @@ func (w *XLSXWriter) Close() error {
 		return w.failf("write workbook: %w", zo.err)
 	}
 	return nil
+}
+
+// Discard ends a failed run: it removes the temporary files and writes
+// nothing. Close after Discard returns an error.
+func (w *XLSXWriter) Discard() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.err == nil {
+		w.err = errors.New("xlsx: writer discarded")
+	}
+	if w.f != nil {
+		w.f.Close()
+	}
 }
 
 // xlsxZipOut is the excelize.ZipWriter Close uses: an archive/zip writer on
