@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"lms-backup/internal/sqlident"
 )
 
 // Kind is how the values of a column are read and written as SQL literals.
@@ -79,16 +81,7 @@ func selectExpr(c *Column) string {
 
 // AppendIdent appends name as a backtick-quoted identifier, doubling any
 // backtick inside.
-func AppendIdent(buf []byte, name string) []byte {
-	buf = append(buf, '`')
-	for i := 0; i < len(name); i++ {
-		if name[i] == '`' {
-			buf = append(buf, '`')
-		}
-		buf = append(buf, name[i])
-	}
-	return append(buf, '`')
-}
+func AppendIdent(buf []byte, name string) []byte { return sqlident.Append(buf, name) }
 
 // AppendString appends s as a single-quoted string literal for a session
 // without NO_BACKSLASH_ESCAPES. NUL, newline, carriage return, Ctrl-Z,

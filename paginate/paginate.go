@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"lms-backup/internal/sqlident"
 )
 
 // Querier runs a query. It is satisfied by *sql.DB, *sql.Conn and *sql.Tx.
@@ -346,7 +348,7 @@ func (c *Cursor) saveKey() error {
 		k := &c.key[i]
 		v := c.vals[k.pos]
 		if v == nil {
-			return fmt.Errorf("%w (column %s)", ErrNullKey, quoteIdent(nil, k.Name))
+			return fmt.Errorf("%w (column %s)", ErrNullKey, sqlident.Append(nil, k.Name))
 		}
 		if same && !bytes.Equal(v, k.buf) {
 			same = false

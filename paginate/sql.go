@@ -1,6 +1,10 @@
 package paginate
 
-import "strings"
+import (
+	"strings"
+
+	"lms-backup/internal/sqlident"
+)
 
 // The keyset condition is written in the expanded, nested form
 //
@@ -41,17 +45,17 @@ func build(q Query) built {
 	var b built
 	tb := make([]byte, 0, len(q.Schema)+len(q.Table)+8)
 	if q.Schema != "" {
-		tb = quoteIdent(tb, q.Schema)
+		tb = sqlident.Append(tb, q.Schema)
 		tb = append(tb, '.')
 	}
-	tb = quoteIdent(tb, q.Table)
+	tb = sqlident.Append(tb, q.Table)
 	b.table = string(tb)
 
 	// qualified appends the key column's qualified name.
 	qualified := func(s []byte, k KeyColumn) []byte {
 		s = append(s, b.table...)
 		s = append(s, '.')
-		return quoteIdent(s, k.Name)
+		return sqlident.Append(s, k.Name)
 	}
 
 	sel := []byte("SELECT ")
@@ -142,17 +146,4 @@ func build(q Query) built {
 	next = append(next, order...)
 	b.next = string(next)
 	return b
-}
-
-// quoteIdent appends name as a backtick-quoted identifier, doubling any
-// backtick inside it.
-func quoteIdent(b []byte, name string) []byte {
-	b = append(b, '`')
-	for i := 0; i < len(name); i++ {
-		if name[i] == '`' {
-			b = append(b, '`')
-		}
-		b = append(b, name[i])
-	}
-	return append(b, '`')
 }

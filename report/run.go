@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"lms-backup/paginate"
+
+	"lms-backup/internal/sqlident"
 )
 
 // ErrUsage marks invalid options.
@@ -161,9 +163,9 @@ func (t *Template) prepare(ctx context.Context, conn *sql.Conn, r *strings.Repla
 			b.WriteString(c.Expr)
 		}
 		for _, k := range p.KeyCols {
-			b.WriteString(", " + quoteIdent(p.Table) + "." + quoteIdent(k.Column))
+			b.WriteString(", " + sqlident.Quote(p.Table) + "." + sqlident.Quote(k.Column))
 		}
-		b.WriteString(" FROM " + quoteIdent(p.Table))
+		b.WriteString(" FROM " + sqlident.Quote(p.Table))
 		if p.Where != "" {
 			b.WriteString(" WHERE " + p.Where)
 		}
@@ -174,8 +176,6 @@ func (t *Template) prepare(ctx context.Context, conn *sql.Conn, r *strings.Repla
 	}
 	return nil
 }
-
-func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // meta runs the summary, aging and daily queries.
 func (t *Template) meta(ctx context.Context, conn *sql.Conn, r *strings.Replacer, o Options, month time.Time, database string) (*Meta, bool, error) {

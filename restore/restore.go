@@ -13,6 +13,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"lms-backup/dumpfile"
+
+	"lms-backup/internal/sqlident"
 )
 
 var (
@@ -136,7 +138,7 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", opts.Database).Scan(&n); err != nil {
 		return false, fmt.Errorf("look up database %s: %w", opts.Database, err)
 	}
-	id := sqlIdent(opts.Database)
+	id := sqlident.Quote(opts.Database)
 	if n == 0 {
 		if !opts.CreateDatabase {
 			return false, fmt.Errorf("%w: database %q does not exist (create it, or pass --create-database)", ErrUsage, opts.Database)
@@ -173,7 +175,7 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 func cleanTarget(ctx context.Context, conn *sql.Conn, database string, created bool) error {
 	conn.ExecContext(ctx, "ROLLBACK")
 	if created {
-		_, err := conn.ExecContext(ctx, "DROP DATABASE "+sqlIdent(database))
+		_, err := conn.ExecContext(ctx, "DROP DATABASE "+sqlident.Quote(database))
 		return err
 	}
 	drops := []struct{ kind, query string }{
@@ -202,7 +204,7 @@ func cleanTarget(ctx context.Context, conn *sql.Conn, database string, created b
 		}
 		rows.Close()
 		for _, n := range names {
-			if _, err := conn.ExecContext(ctx, "DROP "+d.kind+" IF EXISTS "+sqlIdent(database)+"."+sqlIdent(n)); err != nil {
+			if _, err := conn.ExecContext(ctx, "DROP "+d.kind+" IF EXISTS "+sqlident.Quote(database)+"."+sqlident.Quote(n)); err != nil {
 				return err
 			}
 		}
@@ -279,8 +281,4 @@ func head(stmt []byte) string {
 		s += "..."
 	}
 	return strings.ReplaceAll(s, "\n", " ")
-}
-
-func sqlIdent(name string) string {
-	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
