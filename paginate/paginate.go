@@ -271,6 +271,13 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 		if c.done || c.err != nil {
 			return false
 		}
+		// database/sql notices a cancelled context only when its watcher
+		// closes the rows; until then Next keeps returning rows the driver
+		// already has. Checking here makes a cancel stop at the next row.
+		if err := ctx.Err(); err != nil {
+			c.fail(ctx, "read", c.pages, err)
+			return false
+		}
 		if c.rows == nil {
 			if !c.query(ctx, db) {
 				return false
