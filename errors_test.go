@@ -228,6 +228,9 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
 				t.Fatalf("exit %d, want %d with %q\n%s", r.code, tt.code, tt.want, r.stderr)
 			}
+			if strings.Contains(r.stderr, "VALUES (1)") {
+				t.Errorf("the error shows the row's values: %s", r.stderr)
+			}
 			var n int
 			srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&n)
 			if n != 0 {

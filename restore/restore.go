@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -274,8 +275,17 @@ func (r *runner) exec(ctx context.Context, rd *dumpfile.Reader) error {
 }
 
 // head returns the first characters of a statement for an error message.
+// For an INSERT it stops before VALUES: the rows are personal data and do
+// not belong in a log.
 func head(stmt []byte) string {
 	const n = 80
+	if i := bytes.Index(stmt[:min(len(stmt), 4096)], []byte(") VALUES ")); i > 0 && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
+		stmt = stmt[:i+len(") VALUES")]
+		if len(stmt) > n {
+			stmt = stmt[:n]
+		}
+		return strings.ToValidUTF8(string(stmt), "?") + " ..."
+	}
 	s := strings.ToValidUTF8(string(stmt[:min(len(stmt), n)]), "?")
 	if len(stmt) > n {
 		s += "..."
