@@ -186,7 +186,7 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 	res, err := dump.Run(c.Context, db, opts, dst, log)
 	prog.done()
 	if err != nil {
-		return fmt.Errorf("dump %s: %w", opts.Database, err)
+		return fmt.Errorf("dump %s: %w", opts.Database, dbconn.Lost(err))
 	}
 	if w != nil {
 		if err := w.Commit(); err != nil {

@@ -138,7 +138,7 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 	res, err := report.Run(c.Context, db, tpl, opts, conn.Database, writers, log)
 	prog.done()
 	if err != nil {
-		return fmt.Errorf("report %s: %w", opts.Month, err)
+		return fmt.Errorf("report %s: %w", opts.Month, dbconn.Lost(err))
 	}
 	closed = true
 	for i, w := range writers {

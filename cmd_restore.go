@@ -80,7 +80,7 @@ func (e *appEnv) restore(c *cli.Context, opts restore.Options, conn dbconn.Optio
 	res, err := restore.Run(c.Context, db, opts, rd.Reader, log)
 	prog.done()
 	if err != nil {
-		return fmt.Errorf("restore %s into %s: %w", name, opts.Database, err)
+		return fmt.Errorf("restore %s into %s: %w", name, opts.Database, dbconn.Lost(err))
 	}
 	log.Info("restore complete", "tables", res.Tables, "rows", res.Rows, "statements", res.Statements,
 		"seconds", res.Duration.Seconds(), "source_database", res.Header.Database, "dumped", res.Header.Started)

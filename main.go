@@ -49,7 +49,7 @@ const exitCodesHelp = `EXIT CODES:
    0    success
    1    unexpected error
    2    usage: bad flag, argument or value
-   3    connection: server unreachable, access denied, unknown database
+   3    connection: server unreachable, access denied, unknown database, connection lost mid-run
    4    bad dump file: not a dump, damaged or truncated
    5    output: the output file could not be written (folder, permissions, disk full)
    6    target: the server rejected a statement, or the target database is not empty (restore, fixture)
@@ -109,7 +109,7 @@ func exitCode(err error, interrupted bool) int {
 	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage),
 		errors.Is(err, fixture.ErrUsage), errors.Is(err, report.ErrUsage), errors.Is(err, report.ErrTemplate):
 		return exitUsage
-	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase):
+	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase), errors.Is(err, dbconn.ErrLost):
 		return exitConnect
 	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt):
 		return exitBadDump

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -18,9 +20,17 @@ type outputWriter struct{ w io.Writer }
 func (o outputWriter) Write(p []byte) (int, error) {
 	n, err := o.w.Write(p)
 	if err != nil {
-		err = outputError{fmt.Errorf("write output: %w", err)}
+		err = outputError{writeError(err)}
 	}
 	return n, err
+}
+
+// writeError says what to do about a failed write.
+func writeError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("write output: %w (free space on the output's filesystem or write elsewhere; the previous file is untouched)", err)
+	}
+	return fmt.Errorf("write output: %w", err)
 }
 
 // outputFile is outputWriter for a file that can also be patched in place
@@ -32,7 +42,7 @@ func (o outputFile) Write(p []byte) (int, error) { return outputWriter{o.f}.Writ
 func (o outputFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := o.f.WriteAt(p, off)
 	if err != nil {
-		err = outputError{fmt.Errorf("write output: %w", err)}
+		err = outputError{writeError(err)}
 	}
 	return n, err
 }

@@ -11,8 +11,12 @@
 package dbconn
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Sentinel errors. Test for them with errors.Is; the message of a returned
@@ -61,4 +65,21 @@ func newError(kind, cause error, msg string) error {
 // usageError returns an ErrUsage error with a formatted message.
 func usageError(format string, args ...any) error {
 	return newError(ErrUsage, nil, fmt.Sprintf(format, args...))
+}
+
+// ErrLost means a connection died in the middle of a run: the server was
+// restarted or killed, or the network dropped.
+var ErrLost = errors.New("dbconn: lost the connection to the server")
+
+// Lost returns err marked with ErrLost and a hint when it says the
+// connection died mid-run, and err unchanged otherwise.
+func Lost(err error) error {
+	if err == nil || errors.Is(err, ErrLost) {
+		return err
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &dbError{msg: err.Error() + ": lost the connection to the server (was it restarted or killed? see its error log; nothing was written under the final name)",
+			errs: []error{ErrLost, err}}
+	}
+	return err
 }

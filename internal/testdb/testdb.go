@@ -83,6 +83,11 @@ func start() (*Server, error) {
 		}
 		return s, s.wait(10 * time.Second)
 	}
+	return startPrivate()
+}
+
+// startPrivate starts a new private server in a temporary folder.
+func startPrivate() (*Server, error) {
 	for _, bin := range []string{"mariadb-install-db", "mariadbd"} {
 		if _, err := lookPath(bin); err != nil {
 			return nil, fmt.Errorf("%s not found: install mariadb-server (make test does it) or set LMS_TEST_DSN", bin)
@@ -127,6 +132,36 @@ func start() (*Server, error) {
 		return nil, fmt.Errorf("%w\n%s", err, log)
 	}
 	return s, nil
+}
+
+// StartExtra starts another private server for a test that will break it
+// (kill it, restart it), never the shared one. It is stopped and removed
+// when the test ends.
+func StartExtra(t testing.TB) *Server {
+	t.Helper()
+	s, err := startPrivate()
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.stop()
+		} else {
+			os.RemoveAll(s.dir)
+		}
+	})
+	return s
+}
+
+// Kill ends the server with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to be gone.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		t.Fatal("testdb: Kill needs a server started by the harness")
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
 }
 
 // lookPath finds a server binary, also in the sbin folders that a non-root PATH lacks.
