@@ -44,6 +44,7 @@ EXAMPLES:
 			&cli.IntFlag{Name: "keep-days", Usage: "with -o DIR/: after the new dump verified, delete this database's dumps older than N days"},
 			&cli.StringFlag{Name: "compress", Usage: "zstd, gzip or none (default: from the extension, else zstd)"},
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
+			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
 		}, append(connFlags(), memFlags()...)...),
 		Action: env.runDump,
@@ -54,7 +55,11 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
 	}
-	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), Tool: "lms-backup " + version}
+	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), Tool: "lms-backup " + version,
+		LockWait: c.Duration("lock-wait-timeout")}
+	if opts.LockWait < time.Second {
+		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
+	}
 	size, err := memcap.ParseSize(c.String("max-statement-size"))
 	if err != nil {
 		return usagef("--max-statement-size: %v", err)

@@ -252,11 +252,46 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestInterruptedDump sends SIGINT to a dump that waits for a table lock:
-// it exits 130 promptly, the previous backup stays, no temporary file stays.
+// TestLockWaitTimeout holds a table lock longer than --lock-wait-timeout:
+// the dump gives up with exit 8 and one line saying what to do, instead of
+// waiting without end behind production's lock.
+func TestLockWaitTimeout(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	locker := srv.Open(t, db)
+	locker.SetMaxOpenConns(1)
+	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Exec("UNLOCK TABLES")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "locked.sql.zst")
+	start := time.Now()
+	r := run(t, nil, nil, append([]string{"--quiet", "dump", "-D", db, "-o", out, "--lock-wait-timeout", "2s"}, connArgs(srv)...)...)
+	if r.code != exitBusy || !strings.Contains(r.stderr, "--lock-wait-timeout") {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitBusy, r.stderr)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("gave up after %s, want about 2s", took)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("a dump file exists after the timeout")
+	}
+	assertNoTemp(t, dir)
+}
+
+// TestInterruptedDump sends SIGINT or SIGTERM to a dump that waits for a
+// table lock: it exits 130 promptly, the previous backup stays, no
+// temporary file stays.
 func TestInterruptedDump(t *testing.T) {
 	srv := testdb.Get(t)
 	db, _ := smallDump(t, srv)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { interruptDump(t, srv, db, sig) })
+	}
+}
+
+func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Signal) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "nightly.sql.zst")
 	os.WriteFile(out, []byte("yesterday"), 0o600)
@@ -288,14 +323,14 @@ func TestInterruptedDump(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(sig)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("the dump did not stop within 20s of SIGINT")
+		t.Fatalf("the dump did not stop within 20s of %v", sig)
 	}
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())

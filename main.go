@@ -41,7 +41,7 @@ const (
 	exitOutput      = 5   // the output file could not be written
 	exitRestore     = 6   // the server rejected a statement, or the target database is not empty (restore, fixture)
 	exitMemory      = 7   // the work completed, but the peak heap exceeded --max-heap
-	exitBusy        = 8   // another run holds the folder's lock for this database
+	exitBusy        = 8   // another run holds the folder's lock, or a table lock outlasted --lock-wait-timeout
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -54,7 +54,8 @@ const exitCodesHelp = `EXIT CODES:
    5    output: the output file could not be written (folder, permissions, disk full)
    6    target: the server rejected a statement, or the target database is not empty (restore, fixture)
    7    memory: the work completed, but the peak heap exceeded --max-heap
-   8    busy: another dump of the database into the same folder is running
+   8    busy: another dump of the database into the same folder is running, or a table
+        stayed locked by another session past --lock-wait-timeout
    130  interrupted by SIGINT or SIGTERM (nothing left under the final name)`
 
 func main() {
@@ -119,7 +120,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitRestore
 	case errors.Is(err, errHeapExceeded):
 		return exitMemory
-	case errors.Is(err, rotate.ErrBusy):
+	case errors.Is(err, rotate.ErrBusy), errors.Is(err, dump.ErrLockWait):
 		return exitBusy
 	}
 	return exitError

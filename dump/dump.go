@@ -18,12 +18,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"lms-backup/dumpfile"
 	"lms-backup/paginate"
 )
 
 // ErrUsage marks invalid options.
 var ErrUsage = errors.New("dump: invalid options")
+
+// ErrLockWait means a table stayed locked by another session for longer
+// than Options.LockWait.
+var ErrLockWait = errors.New("dump: waited too long for a table lock")
 
 // Defaults.
 const (
@@ -55,6 +61,10 @@ type Options struct {
 	PageRows func() int
 	// Tool names the program in the dump header, e.g. "lms-backup 1.0.0".
 	Tool string
+	// LockWait bounds how long the dump waits for a lock another session
+	// holds (a LOCK TABLES, a long ALTER): the session's lock_wait_timeout
+	// and innodb_lock_wait_timeout. 0 means 300 s.
+	LockWait time.Duration
 	// Progress, when set, is called after every frame from the dumping
 	// goroutine. It must return quickly.
 	Progress func(Progress)
@@ -78,6 +88,9 @@ func (o Options) Validate() error {
 	case "", "keep", "strip":
 	default:
 		return fmt.Errorf("%w: --definer %q: use keep or strip", ErrUsage, o.Definer)
+	}
+	if o.LockWait < 0 {
+		return fmt.Errorf("%w: --lock-wait-timeout must not be negative", ErrUsage)
 	}
 	if o.MaxStatement != 0 && o.MaxStatement < minStatement {
 		return fmt.Errorf("%w: --max-statement-size %d is below %d bytes", ErrUsage, o.MaxStatement, minStatement)
@@ -148,7 +161,7 @@ func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.L
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return nil, lockWaitError(err, opts.LockWait)
 	}
 	d.res.Frames = fw.Frames()
 	d.res.Written = fw.Written()
@@ -171,8 +184,13 @@ type dumper struct {
 func (d *dumper) begin(ctx context.Context) (dumpfile.Header, error) {
 	h := dumpfile.Header{Tool: d.opts.Tool, Database: d.opts.Database, Started: time.Now().UTC(),
 		Consistency: "single-transaction"}
+	wait := int(max(d.opts.LockWait, time.Second) / time.Second)
+	if d.opts.LockWait == 0 {
+		wait = 300
+	}
 	setup := []string{
 		"SET NAMES utf8mb4",
+		fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", wait, wait),
 		"SET SESSION time_zone = '+00:00'",
 		"SET SESSION sql_mode = ''",
 		"SET SESSION net_write_timeout = 3600",
@@ -423,6 +441,19 @@ func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary,
 	}
 	d.res.Rows += sum.Rows
 	return sum, nil
+}
+
+// lockWaitError marks a lock wait timeout (MySQL error 1205) with
+// ErrLockWait and says what to do.
+func lockWaitError(err error, wait time.Duration) error {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1205 {
+		return err
+	}
+	if wait == 0 {
+		wait = 300 * time.Second
+	}
+	return fmt.Errorf("%w: %v (another session held a lock for over %s: find it with SHOW PROCESSLIST, or raise --lock-wait-timeout)", ErrLockWait, err, wait)
 }
 
 // cursor pages through t by its primary key (or a unique NOT NULL key),
