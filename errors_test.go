@@ -339,4 +339,29 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 		t.Errorf("the previous backup was replaced")
 	}
 	assertNoTemp(t, dir)
+	// The dump's statement was waiting on the server: it must not stay
+	// there holding a thread after the client is gone.
+	assertNoLockWaiters(t, srv)
+}
+
+// assertNoLockWaiters checks that no server thread is still waiting for a
+// table lock once the interrupted client has exited: its statement must
+// have been killed before the exit. (MariaDB notices a vanished client in
+// a lock wait only at its next poll, about a second later, and a running
+// INSERT not before it ends; the 300 ms grace tells the two apart.)
+func assertNoLockWaiters(t *testing.T, srv *testdb.Server) {
+	t.Helper()
+	root := srv.Open(t, "")
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for {
+		var n int
+		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%metadata lock%' OR STATE LIKE '%table lock%'").Scan(&n)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d server threads still wait for a lock after the client exited: its statement was not killed", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

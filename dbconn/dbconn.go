@@ -11,10 +11,15 @@
 package dbconn
 
 import (
+	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -82,4 +87,30 @@ func Lost(err error) error {
 			errs: []error{ErrLost, err}}
 	}
 	return err
+}
+
+// KillOnCancel makes the server end conn's work when ctx is cancelled. The
+// driver only closes its side of a cancelled connection; a statement
+// waiting on the server (for a lock, say) would go on holding a server
+// thread until it finished. KillOnCancel reads conn's id now and, on
+// cancel, runs KILL on it from another connection of db. The returned func
+// releases the watch; after a cancel it waits (at most 5 s) for the KILL.
+// It may be called more than once.
+func KillOnCancel(ctx context.Context, db *sql.DB, conn *sql.Conn) (release func(), err error) {
+	var id uint64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		return nil, fmt.Errorf("read connection id: %w", err)
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		db.ExecContext(kctx, "KILL "+strconv.FormatUint(id, 10))
+	})
+	return sync.OnceFunc(func() {
+		if !stop() {
+			<-done
+		}
+	}), nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
 	"lms-backup/paginate"
 )
@@ -141,6 +142,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.L
 		return nil, fmt.Errorf("open dump connection: %w", err)
 	}
 	defer conn.Close()
+	release, err := dbconn.KillOnCancel(ctx, db, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	d := &dumper{conn: conn, opts: opts, log: log, res: &Result{}}
 	hdr, err := d.begin(ctx)

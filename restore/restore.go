@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
 
 	"lms-backup/internal/sqlident"
@@ -103,6 +104,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 		return nil, fmt.Errorf("open restore connection: %w", err)
 	}
 	defer conn.Close()
+	release, err := dbconn.KillOnCancel(ctx, db, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	created, err := prepareTarget(ctx, conn, opts)
 	if err != nil {
@@ -115,7 +121,12 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 		// The target was empty (or new): put it back that way.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if cerr := cleanTarget(cctx, conn, opts.Database, created); cerr != nil {
+		// End conn's transaction (it holds locks on the tables to drop):
+		// after a cancel the KILL did, otherwise ROLLBACK does. Then clean
+		// up on a fresh connection, as a killed conn cannot.
+		release()
+		conn.ExecContext(cctx, "ROLLBACK")
+		if cerr := cleanTarget(cctx, db, opts.Database, created); cerr != nil {
 			log.Error("could not remove the partial restore", "database", opts.Database, "err", cerr)
 			err = fmt.Errorf("%w (and removing the partial restore failed: %v)", err, cerr)
 			return
@@ -173,8 +184,12 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 
 // cleanTarget removes what a failed restore created: the database itself
 // when the restore created it, else every object in it.
-func cleanTarget(ctx context.Context, conn *sql.Conn, database string, created bool) error {
-	conn.ExecContext(ctx, "ROLLBACK")
+func cleanTarget(ctx context.Context, db *sql.DB, database string, created bool) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	if created {
 		_, err := conn.ExecContext(ctx, "DROP DATABASE "+sqlident.Quote(database))
 		return err
