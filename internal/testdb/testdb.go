@@ -83,11 +83,12 @@ func start() (*Server, error) {
 		}
 		return s, s.wait(10 * time.Second)
 	}
-	return startPrivate()
+	return startPrivate(nil)
 }
 
-// startPrivate starts a new private server in a temporary folder.
-func startPrivate() (*Server, error) {
+// startPrivate starts a new private server in a temporary folder. extra
+// replaces --skip-networking when given (e.g. a loopback port and TLS).
+func startPrivate(extra []string) (*Server, error) {
 	for _, bin := range []string{"mariadb-install-db", "mariadbd"} {
 		if _, err := lookPath(bin); err != nil {
 			return nil, fmt.Errorf("%s not found: install mariadb-server (make test does it) or set LMS_TEST_DSN", bin)
@@ -107,14 +108,18 @@ func startPrivate() (*Server, error) {
 	}
 	sock := filepath.Join(dir, "sock")
 	mariadbd, _ := lookPath("mariadbd")
-	cmd := exec.Command(mariadbd, "--no-defaults",
-		"--datadir="+data, "--socket="+sock, "--skip-networking",
-		"--pid-file="+filepath.Join(dir, "pid"), "--log-error="+filepath.Join(dir, "error.log"),
-		"--user=root", "--default-time-zone="+TimeZone,
-		"--log-bin="+filepath.Join(dir, "binlog"), "--server-id=1",
+	args := []string{"--no-defaults",
+		"--datadir=" + data, "--socket=" + sock,
+		"--pid-file=" + filepath.Join(dir, "pid"), "--log-error=" + filepath.Join(dir, "error.log"),
+		"--user=root", "--default-time-zone=" + TimeZone,
+		"--log-bin=" + filepath.Join(dir, "binlog"), "--server-id=1",
 		"--max-allowed-packet=256M", "--innodb-buffer-pool-size=128M",
 		"--innodb-flush-log-at-trx-commit=0", "--sync-binlog=0",
-		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci")
+		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci"}
+	if extra == nil {
+		args = append(args, "--skip-networking")
+	}
+	cmd := exec.Command(mariadbd, append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
@@ -137,9 +142,12 @@ func startPrivate() (*Server, error) {
 // StartExtra starts another private server for a test that will break it
 // (kill it, restart it), never the shared one. It is stopped and removed
 // when the test ends.
-func StartExtra(t testing.TB) *Server {
+//
+// extra are more mariadbd options; when given, networking is on, so pass
+// "--bind-address=127.0.0.1" and a "--port" with them.
+func StartExtra(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s, err := startPrivate()
+	s, err := startPrivate(extra)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
