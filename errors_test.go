@@ -86,6 +86,7 @@ func TestBadInput(t *testing.T) {
 		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: exitUsage, want: "12XB"},
 		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: exitUsage, want: "keep or strip"},
 		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: exitUsage, want: "xml"},
+		{name: "malformed DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "n.sql"), "--dsn", "root:Wr0ng-S3cret@tcp(127.0.0.1"}, code: exitUsage, want: "--dsn"},
 		{name: "DSN with host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "j.sql"), "--dsn", srv.DSN(""), "--host", "x"}, code: exitUsage, want: "--host"},
 		{name: "unreadable defaults file", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "k.sql"), "--defaults-file", filepath.Join(dir, "nope.cnf")}, code: exitUsage, want: "nope.cnf"},
 		{name: "verify truncated", args: []string{"verify", truncated}, code: exitBadDump, want: "truncated"},

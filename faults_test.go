@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,6 +87,46 @@ func TestServerKilledMidDump(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(out); string(got) != "last night" {
 		t.Error("last night's dump was changed")
+	}
+	assertNoTemp(t, dir)
+}
+
+// TestConnectionKilledMidDump kills the dump's connection from the server
+// side (as a DBA's KILL or a proxy's idle cut would): exit 3, one line.
+func TestConnectionKilledMidDump(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	locker := srv.Open(t, db)
+	locker.SetMaxOpenConns(1)
+	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Exec("UNLOCK TABLES")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cut.sql.zst")
+	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForLockWait(t, srv)
+	root := srv.Open(t, "")
+	var id int64
+	if err := root.QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE '%lock%' LIMIT 1").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("the dump succeeded with its connection killed")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(stderr.String(), "lost the connection") {
+		t.Fatalf("exit %d, want %d saying the connection was lost\n%s", code, exitConnect, stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("a dump file exists after the connection was killed")
 	}
 	assertNoTemp(t, dir)
 }
