@@ -36,6 +36,7 @@ func fixtureDB(t *testing.T, srv *testdb.Server, scale int) string {
 
 type memStats struct {
 	PeakHeap       int64    `json:"peak_heap_bytes"`
+	PeakLive       int64    `json:"peak_live_heap_bytes"`
 	PeakRSS        int64    `json:"peak_rss_bytes"`
 	ThrottleEvents int      `json:"throttle_events"`
 	Profiles       []string `json:"heap_profiles"`
@@ -92,10 +93,10 @@ func median(xs []int64) int64 {
 func TestDumpMemoryIsFlat(t *testing.T) {
 	srv := testdb.Get(t)
 	scales := []int{4, 16}
-	peaks := map[int]int64{}
+	live, heap := map[int]int64{}, map[int]int64{}
 	for _, scale := range scales {
 		db := fixtureDB(t, srv, scale)
-		var heaps []int64
+		var heaps, lives []int64
 		for i := range 5 {
 			out := filepath.Join(t.TempDir(), fmt.Sprintf("s%d-%d.sql.zst", scale, i))
 			s := measured(t, append([]string{"dump", "-D", db, "-o", out}, connArgs(srv)...)...)
@@ -108,16 +109,31 @@ func TestDumpMemoryIsFlat(t *testing.T) {
 			if s.PeakRSS <= 0 || s.PeakRSS > dumpRSSBudget {
 				t.Errorf("scale %d: peak RSS %d bytes, budget %d", scale, s.PeakRSS, dumpRSSBudget)
 			}
-			heaps = append(heaps, s.PeakHeap)
-			t.Logf("scale %d run %d: peak heap %.1f MiB, peak RSS %.1f MiB",
-				scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20))
+			heaps, lives = append(heaps, s.PeakHeap), append(lives, s.PeakLive)
+			t.Logf("scale %d run %d: peak heap %.1f MiB, peak live heap %.1f MiB, peak RSS %.1f MiB",
+				scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakLive)/(1<<20), float64(s.PeakRSS)/(1<<20))
 		}
-		peaks[scale] = median(heaps)
+		heap[scale], live[scale] = median(heaps), median(lives)
 	}
-	small, large := peaks[scales[0]], peaks[scales[1]]
-	if large*100 > small*(100+flatnessPercent) {
+	checkFlat(t, scales, live, heap)
+}
+
+// checkFlat compares the medians at two scales. The retained heap (the
+// peak of the live heap after each GC) may grow by flatnessPercent at
+// most; the peak of the heap including garbage not yet collected is
+// allowed twice that, because it also depends on where the GC cycles fall:
+// a longer run samples more cycles and so a higher saw-tooth tooth
+// (measured: the same run at one scale varies by about 10%).
+func checkFlat(t *testing.T, scales []int, live, heap map[int]int64) {
+	t.Helper()
+	a, b := scales[0], scales[1]
+	if live[b]*100 > live[a]*(100+flatnessPercent) {
+		t.Errorf("retained heap grows with the data: median peak live heap %d bytes at scale %d, %d at scale %d (more than %d%%)",
+			live[a], a, live[b], b, flatnessPercent)
+	}
+	if heap[b]*100 > heap[a]*(100+2*flatnessPercent) {
 		t.Errorf("peak heap grows with the data: median %d bytes at scale %d, %d at scale %d (more than %d%%)",
-			small, scales[0], large, scales[1], flatnessPercent)
+			heap[a], a, heap[b], b, 2*flatnessPercent)
 	}
 }
 
@@ -265,10 +281,10 @@ func TestReportMemory(t *testing.T) {
 	const reportHeapBudget = 80 << 20
 	srv := testdb.Get(t)
 	scales := []int{4, 16}
-	peaks := map[int]int64{}
+	live, heap := map[int]int64{}, map[int]int64{}
 	for _, scale := range scales {
 		db := fixtureDB(t, srv, scale)
-		var heaps []int64
+		var heaps, lives []int64
 		for i := range 5 {
 			out := t.TempDir()
 			args := []string{"report", "-D", db, "--month", "2024-03", "--out", out}
@@ -282,17 +298,13 @@ func TestReportMemory(t *testing.T) {
 			if s.PeakHeap <= 0 || s.PeakHeap > reportHeapBudget {
 				t.Errorf("scale %d run %d: peak heap %d bytes, budget %d", scale, i, s.PeakHeap, reportHeapBudget)
 			}
-			t.Logf("scale %d run %d (pdf cap %s): peak heap %.1f MiB, peak RSS %.1f MiB", scale, i,
-				map[bool]string{true: "2000", false: "200"}[i == 0], float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20))
+			t.Logf("scale %d run %d (pdf cap %s): peak heap %.1f MiB, peak live heap %.1f MiB, peak RSS %.1f MiB", scale, i,
+				map[bool]string{true: "2000", false: "200"}[i == 0], float64(s.PeakHeap)/(1<<20), float64(s.PeakLive)/(1<<20), float64(s.PeakRSS)/(1<<20))
 			if i > 0 {
-				heaps = append(heaps, s.PeakHeap)
+				heaps, lives = append(heaps, s.PeakHeap), append(lives, s.PeakLive)
 			}
 		}
-		peaks[scale] = median(heaps)
+		heap[scale], live[scale] = median(heaps), median(lives)
 	}
-	small, large := peaks[scales[0]], peaks[scales[1]]
-	if large*100 > small*(100+flatnessPercent) {
-		t.Errorf("report peak heap grows with the data: median %d bytes at scale %d, %d at scale %d (more than %d%%)",
-			small, scales[0], large, scales[1], flatnessPercent)
-	}
+	checkFlat(t, scales, live, heap)
 }

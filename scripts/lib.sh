@@ -9,7 +9,8 @@ start_server() {
   trap 'stop_server "'"$dir"'"' EXIT
   mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
     --skip-test-db --user="$(id -un)" >"$dir/install.log" 2>&1
-  mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --skip-networking --user="$(id -un)" \
+  mkdir -p "$dir/tmp"
+  mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --tmpdir="$dir/tmp" --skip-networking --user="$(id -un)" \
     --log-error="$dir/error.log" --pid-file="$dir/pid" --innodb-flush-log-at-trx-commit=0 \
     --max-allowed-packet=256M "$@" &
   for _ in $(seq 1 150); do

@@ -107,9 +107,16 @@ func startPrivate(extra []string) (*Server, error) {
 		return nil, fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "sock")
+	// A private tmpdir: the server keeps internal temporary tables there,
+	// and a shared /tmp may be swept by other programs under its feet.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	mariadbd, _ := lookPath("mariadbd")
 	args := []string{"--no-defaults",
-		"--datadir=" + data, "--socket=" + sock,
+		"--datadir=" + data, "--socket=" + sock, "--tmpdir=" + tmp,
 		"--pid-file=" + filepath.Join(dir, "pid"), "--log-error=" + filepath.Join(dir, "error.log"),
 		"--user=root", "--default-time-zone=" + TimeZone,
 		"--log-bin=" + filepath.Join(dir, "binlog"), "--server-id=1",
