@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -259,12 +260,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 func TestLockWaitTimeout(t *testing.T) {
 	srv := testdb.Get(t)
 	db, _ := smallDump(t, srv)
-	locker := srv.Open(t, db)
-	locker.SetMaxOpenConns(1)
-	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Exec("UNLOCK TABLES")
+	lockTable(t, srv, db, "t")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "locked.sql.zst")
 	start := time.Now()
@@ -297,12 +293,7 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 	out := filepath.Join(dir, "nightly.sql.zst")
 	os.WriteFile(out, []byte("yesterday"), 0o600)
 
-	locker := srv.Open(t, db)
-	locker.SetMaxOpenConns(1)
-	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Exec("UNLOCK TABLES")
+	lockTable(t, srv, db, "t")
 
 	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
 	var stderr bytes.Buffer
@@ -365,4 +356,19 @@ func assertNoLockWaiters(t *testing.T, srv *testdb.Server) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// lockTable holds LOCK TABLES table WRITE on a connection of its own, as
+// a long job in production would, until the returned func (also run when
+// the test ends) releases it.
+func lockTable(t *testing.T, srv *testdb.Server, db, table string) (unlock func()) {
+	t.Helper()
+	conn := srv.Open(t, db)
+	conn.SetMaxOpenConns(1)
+	if _, err := conn.Exec("LOCK TABLES " + ident(table) + " WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	unlock = sync.OnceFunc(func() { conn.Exec("UNLOCK TABLES") })
+	t.Cleanup(unlock)
+	return unlock
 }

@@ -55,11 +55,7 @@ func TestServerKilledMidDump(t *testing.T) {
 	db := "doomed" // no drop at cleanup: the server will be dead, its folder removed
 	srv.Exec(t, "", "CREATE DATABASE "+db)
 	srv.Exec(t, db, "CREATE TABLE a (id INT PRIMARY KEY)", "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
-	locker := srv.Open(t, db)
-	locker.SetMaxOpenConns(1)
-	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
-		t.Fatal(err)
-	}
+	lockTable(t, srv, db, "t")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "nightly.sql.zst")
 	os.WriteFile(out, []byte("last night"), 0o600)
@@ -96,12 +92,7 @@ func TestServerKilledMidDump(t *testing.T) {
 func TestConnectionKilledMidDump(t *testing.T) {
 	srv := testdb.Get(t)
 	db, _ := smallDump(t, srv)
-	locker := srv.Open(t, db)
-	locker.SetMaxOpenConns(1)
-	if _, err := locker.Exec("LOCK TABLES t WRITE"); err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Exec("UNLOCK TABLES")
+	lockTable(t, srv, db, "t")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "cut.sql.zst")
 	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
