@@ -3,11 +3,13 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/atomicfile"
@@ -46,7 +48,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
-		}, append(connFlags(), memFlags()...)...),
+		}, append(append(encryptFlags(), connFlags()...), memFlags()...)...),
 		Action: env.runDump,
 	}
 }
@@ -77,6 +79,10 @@ func (e *appEnv) runDump(c *cli.Context) error {
 			return outputError{fmt.Errorf("--output %s: not a folder (create it first)", folder)}
 		}
 	}
+	seal, err := recipients(c)
+	if err != nil {
+		return err
+	}
 	keep, keepDays := c.Int("keep"), c.Int("keep-days")
 	if keep < 0 || keepDays < 0 {
 		return usagef("--keep and --keep-days must be 0 or more")
@@ -90,9 +96,15 @@ func (e *appEnv) runDump(c *cli.Context) error {
 			return usagef("--compress: %v", err)
 		}
 		ext := map[dumpfile.Compression]string{dumpfile.Zstd: ".sql.zst", dumpfile.Gzip: ".sql.gz", dumpfile.None: ".sql"}[comp]
+		if len(seal) > 0 {
+			ext += ".age"
+		}
 		out = filepath.Join(folder, rotate.Name(opts.Database, time.Now(), ext))
 	}
-	if opts.Compression, err = outputCompression(c.String("compress"), out); err != nil {
+	if strings.HasSuffix(out, ".age") && len(seal) == 0 {
+		return usagef("--output %s ends in .age but nothing says whom to encrypt to: pass --encrypt-to or --recipients-file", out)
+	}
+	if opts.Compression, err = outputCompression(c.String("compress"), strings.TrimSuffix(out, ".age")); err != nil {
 		return err
 	}
 	if err := opts.Validate(); err != nil {
@@ -133,31 +145,43 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := mem.finish(e.dump(c, opts, conn, out, w, mem)); err != nil {
+	// An encrypted dump cannot be read back without the secret key, which a
+	// backup host should not have: in a folder it is verified as it is
+	// written, from the stream that goes into the encryption.
+	var verified *restore.Report
+	var tee *teeVerify
+	if folder != "" && len(seal) > 0 {
+		tee = newTeeVerify(c.Context)
+	}
+	if err := mem.finish(e.dump(c, opts, conn, out, w, mem, seal, tee)); err != nil {
 		return err
 	}
 	if folder == "" {
 		return nil
 	}
-	return e.rotate(c, folder, out, opts.Database, rotate.Policy{Keep: keep, KeepDays: keepDays, Now: time.Now()})
+	if tee != nil {
+		verified = tee.report
+	}
+	return e.rotate(c, folder, out, opts.Database, rotate.Policy{Keep: keep, KeepDays: keepDays, Now: time.Now()}, verified)
 }
 
 // rotate verifies the new dump in a nightly folder and only then deletes
 // the old dumps the policy does not keep.
-func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy) error {
-	f, err := os.Open(out)
-	if err != nil {
-		return outputError{err}
-	}
-	defer f.Close()
-	rd, err := dumpfile.NewReader(f)
-	if err != nil {
-		return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
-	}
-	defer rd.Close()
-	rep, err := restore.Verify(c.Context, rd)
-	if err != nil {
-		return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
+func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy, rep *restore.Report) error {
+	if rep == nil {
+		f, err := os.Open(out)
+		if err != nil {
+			return outputError{err}
+		}
+		defer f.Close()
+		rd, err := dumpfile.NewReader(f)
+		if err != nil {
+			return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
+		}
+		defer rd.Close()
+		if rep, err = restore.Verify(c.Context, rd); err != nil {
+			return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
+		}
 	}
 	removed, err := rotate.Prune(folder, db, p)
 	if err != nil {
@@ -169,7 +193,8 @@ func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy)
 }
 
 // dump runs the dump itself under the memory guard.
-func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, out string, w *atomicfile.File, mem *memRun) error {
+func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, out string, w *atomicfile.File, mem *memRun,
+	seal []age.Recipient, tee *teeVerify) error {
 	db, err := dbconn.Open(c.Context, conn)
 	if err != nil {
 		return err
@@ -184,12 +209,32 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 	opts.Progress = func(p dump.Progress) {
 		prog.update("dump: table %d/%d %s, %d rows, %s written", p.TableIndex, p.Tables, p.Table, p.Rows, formatBytes(p.Written))
 	}
-	var dst = outputWriter{os.Stdout}
+	var dst io.Writer = outputWriter{os.Stdout}
 	if w != nil {
 		dst = outputWriter{w}
 	}
+	var enc io.WriteCloser
+	if len(seal) > 0 {
+		if enc, err = age.Encrypt(dst, seal...); err != nil {
+			return fmt.Errorf("start encryption: %w", err)
+		}
+		dst = enc
+	}
+	if tee != nil {
+		dst = io.MultiWriter(dst, tee)
+	}
 	res, err := dump.Run(c.Context, db, opts, dst, log)
 	prog.done()
+	if err == nil && enc != nil {
+		if cerr := enc.Close(); cerr != nil { // writes the last, authenticated chunk
+			err = outputError{fmt.Errorf("finish encryption: %w", cerr)}
+		}
+	}
+	if tee != nil {
+		if verr := tee.wait(err); err == nil && verr != nil {
+			err = fmt.Errorf("verify the new dump as it was written: %w (old dumps were kept)", verr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("dump %s: %w", opts.Database, dbconn.Lost(err))
 	}

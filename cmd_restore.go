@@ -34,6 +34,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
 			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
+			identityFlag(),
 		}, append(connFlags(), memFlags()...)...),
 		Action: env.runRestore,
 	}
@@ -51,7 +52,7 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 	if err := conn.Validate(); err != nil {
 		return err
 	}
-	rd, name, err := e.openDump(c.Args().First())
+	rd, name, err := e.openDump(c, c.Args().First())
 	if err != nil {
 		return err
 	}
@@ -98,9 +99,10 @@ func (d dumpInput) Close() error {
 	return d.file.Close()
 }
 
-// openDump opens a dump named on the command line ("" and "-" mean stdin)
-// and checks that it is one. It returns the name to use in messages.
-func (e *appEnv) openDump(path string) (dumpInput, string, error) {
+// openDump opens a dump named on the command line ("" and "-" mean stdin),
+// decrypts it with --identity when it is encrypted, and checks that it is
+// a dump. It returns the name to use in messages.
+func (e *appEnv) openDump(c *cli.Context, path string) (dumpInput, string, error) {
 	var in io.ReadCloser = io.NopCloser(e.stdin)
 	name := "stdin"
 	if path != "" && path != "-" {
@@ -114,7 +116,12 @@ func (e *appEnv) openDump(path string) (dumpInput, string, error) {
 		}
 		in, name = f, path
 	}
-	rd, err := dumpfile.NewReader(in)
+	plain, err := decrypting(c, in, name)
+	if err != nil {
+		in.Close()
+		return dumpInput{}, "", err
+	}
+	rd, err := dumpfile.NewReader(plain)
 	if err != nil {
 		in.Close()
 		return dumpInput{}, "", fmt.Errorf("read %s: %w", name, err)

@@ -27,6 +27,7 @@ EXAMPLES:
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
+			identityFlag(),
 		}, memFlags()...),
 		Action: env.runVerify,
 	}
@@ -39,7 +40,7 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 	if err := oneFileArg(c); err != nil {
 		return err
 	}
-	rd, name, err := e.openDump(c.Args().First())
+	rd, name, err := e.openDump(c, c.Args().First())
 	if err != nil {
 		return err
 	}

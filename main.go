@@ -50,7 +50,7 @@ const exitCodesHelp = `EXIT CODES:
    1    unexpected error
    2    usage: bad flag, argument or value
    3    connection: server unreachable, access denied, unknown database, connection lost mid-run
-   4    bad dump file: not a dump, damaged or truncated
+   4    bad dump file: not a dump, damaged, truncated, or not decryptable with --identity
    5    output: the output file could not be written (folder, permissions, disk full)
    6    target: the server rejected a statement, or the target database is not empty (restore, fixture)
    7    memory: the work completed, but the peak heap exceeded --max-heap
@@ -112,7 +112,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitUsage
 	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase), errors.Is(err, dbconn.ErrLost):
 		return exitConnect
-	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt):
+	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errDecrypt):
 		return exitBadDump
 	case errors.As(err, &output):
 		return exitOutput

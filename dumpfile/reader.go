@@ -62,7 +62,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 		if err == io.EOF {
 			return nil, fmt.Errorf("%w: the input is empty", ErrNotDump)
 		}
-		return nil, fmt.Errorf("read dump: %w", err)
+		return nil, fmt.Errorf("%w: cannot read its start: %v", ErrCorrupt, err)
 	}
 	rd := &Reader{src: raw, rows: map[string]int64{}, parts: map[string]int{}}
 	var text io.Reader

@@ -4,7 +4,8 @@
 // were killed, and deletes old dumps this tool made once a new one verified.
 //
 // Only names this package generates count as its dumps:
-// "<db>-<YYYYMMDD>T<HHMMSS>Z<ext>", ext one of .sql.zst, .sql.gz, .sql.
+// "<db>-<YYYYMMDD>T<HHMMSS>Z<ext>", ext one of .sql.zst, .sql.gz, .sql,
+// each optionally followed by .age (encrypted).
 // Any other file in the folder is never touched.
 package rotate
 
@@ -38,7 +39,7 @@ func parse(db, name string) (time.Time, bool) {
 	if !ok || len(rest) < len(stamp) {
 		return time.Time{}, false
 	}
-	switch rest[len(stamp):] {
+	switch strings.TrimSuffix(rest[len(stamp):], ".age") {
 	case ".sql.zst", ".sql.gz", ".sql":
 	default:
 		return time.Time{}, false
