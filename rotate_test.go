@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -106,4 +107,33 @@ func TestNightlyFolder(t *testing.T) {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
 	})
+}
+
+// TestKilledRunIsSwept kills a nightly dump with SIGKILL (nothing of ours
+// runs then) while it waits for a table lock: its temporary file stays
+// behind and the lock dies with the process, so the next night's run takes
+// the lock, sweeps the file and writes its dump.
+func TestKilledRunIsSwept(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	dir := t.TempDir()
+	unlock := lockTable(t, srv, db, "t")
+	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", dir + "/"}, connArgs(srv)...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForLockWait(t, srv)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	temps, _ := filepath.Glob(filepath.Join(dir, ".lms-backup-tmp-*"))
+	if len(temps) != 1 {
+		t.Fatalf("after SIGKILL the folder has temp files %v, want the killed run's one", temps)
+	}
+	unlock()
+	mustRun(t, append([]string{"--quiet", "dump", "-D", db, "-o", dir + "/"}, connArgs(srv)...)...)
+	assertNoTemp(t, dir)
+	dumps, _ := filepath.Glob(filepath.Join(dir, db+"-*.sql.zst"))
+	if len(dumps) != 1 {
+		t.Fatalf("dumps %v, want one", dumps)
+	}
 }
