@@ -127,6 +127,7 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			assertNoTemp(t, dir)
+			assertServerIdle(t, srv)
 		})
 	}
 }
@@ -275,6 +276,7 @@ func TestLockWaitTimeout(t *testing.T) {
 		t.Error("a dump file exists after the timeout")
 	}
 	assertNoTemp(t, dir)
+	assertNoLockWaiters(t, srv)
 }
 
 // TestInterruptedDump sends SIGINT or SIGTERM to a dump that waits for a
@@ -334,6 +336,26 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 	// The dump's statement was waiting on the server: it must not stay
 	// there holding a thread after the client is gone.
 	assertNoLockWaiters(t, srv)
+}
+
+// assertServerIdle checks that no statement of a finished (failed) run is
+// still running on the server: the old system exhausted its pool with
+// connections its failures left behind.
+func assertServerIdle(t *testing.T, srv *testdb.Server) {
+	t.Helper()
+	root := srv.Open(t, "")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		var n int
+		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND NOT IN ('Sleep', 'Daemon') AND ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler')").Scan(&n)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d statements still run on the server after the failed run ended", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // assertNoLockWaiters checks that no server thread is still waiting for a

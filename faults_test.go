@@ -45,6 +45,7 @@ func TestDiskFull(t *testing.T) {
 		t.Error("last night's dump was changed")
 	}
 	assertNoTemp(t, mnt)
+	assertServerIdle(t, srv)
 }
 
 // TestServerKilledMidDump kills the server (SIGKILL) while a dump is
@@ -120,4 +121,5 @@ func TestConnectionKilledMidDump(t *testing.T) {
 		t.Error("a dump file exists after the connection was killed")
 	}
 	assertNoTemp(t, dir)
+	assertServerIdle(t, srv)
 }
