@@ -12,6 +12,7 @@ import (
 
 	"lms-backup/paginate"
 
+	"lms-backup/dbconn"
 	"lms-backup/internal/sqlident"
 )
 
@@ -97,6 +98,11 @@ func Run(ctx context.Context, db *sql.DB, t *Template, o Options, database strin
 		return nil, fmt.Errorf("open report connection: %w", err)
 	}
 	defer conn.Close()
+	release, err := dbconn.KillOnCancel(ctx, db, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("start snapshot: %w", err)
