@@ -37,6 +37,7 @@ EXAMPLES:
    lms-backup dump --defaults-file /etc/lms/backup.cnf -D lms -o lms.sql.gz
    MYSQL_PWD=... lms-backup dump -h db.internal -u backup -D lms -o - | ssh vault 'cat > lms.sql.zst'
    lms-backup --log-format json dump -D lms -o /var/backups/lms/ --keep 14   (nightly, from cron)
+   lms-backup dump -D lms -o /var/backups/lms/ --recipients-file /etc/lms/backup.recipients
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{

@@ -19,7 +19,8 @@ func restoreCommand(env *appEnv) *cli.Command {
 		Usage:     "load a dump into a database, statement by statement",
 		UsageText: "lms-backup restore --database TARGET [options] [FILE|-]",
 		Description: `Reads FILE (or stdin when FILE is - or missing; zstd, gzip or plain SQL,
-detected from the first bytes), checks every frame before executing it, and
+detected from the first bytes; age-encrypted with --identity), checks every
+frame before executing it, and
 loads it into TARGET, which may have any name. TARGET must exist and be empty
 unless --create-database or --force; if a restore into an empty TARGET fails,
 everything it created is removed again.
@@ -27,6 +28,7 @@ everything it created is removed again.
 EXAMPLES:
    lms-backup restore --database lms_copy --create-database lms.sql.zst
    ssh vault 'cat lms.sql.zst' | lms-backup restore -D lms_copy -
+   lms-backup restore -D lms_copy --create-database --identity ~/backup.key lms.sql.zst.age
    zstd -dc lms.sql.zst | mariadb lms_copy      (the stock client reads the same file)
 
 ` + exitCodesHelp,

@@ -23,6 +23,7 @@ agree). Prints a summary on stdout; a truncated or damaged file exits 4.
 EXAMPLES:
    lms-backup verify /var/backups/lms.sql.zst
    lms-backup verify --json lms.sql.gz | jq .rows
+   lms-backup verify --identity ~/backup.key lms.sql.zst.age
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
