@@ -89,17 +89,25 @@ func Lost(err error) error {
 	return err
 }
 
-// KillOnCancel makes the server end conn's work when ctx is cancelled. The
-// driver only closes its side of a cancelled connection; a statement
-// waiting on the server (for a lock, say) would go on holding a server
-// thread until it finished. KillOnCancel reads conn's id now and, on
-// cancel, runs KILL on it from another connection of db. The returned func
-// releases the watch; after a cancel it waits (at most 5 s) for the KILL.
-// It may be called more than once.
-func KillOnCancel(ctx context.Context, db *sql.DB, conn *sql.Conn) (release func(), err error) {
+// Dedicated takes one connection of db for a run that must not be spread
+// over the pool (a snapshot, a session's settings), and makes the server
+// end that connection's work when ctx is cancelled. The driver only closes
+// its side of a cancelled connection; a statement waiting on the server
+// (for a lock, say) would go on holding a server thread until it finished.
+// So Dedicated reads the connection's id now and, on cancel, runs KILL on
+// it from another connection of db.
+//
+// The caller closes conn. waitKill releases the watch; after a cancel it
+// waits (at most 5 s) for the KILL. It may be called more than once.
+func Dedicated(ctx context.Context, db *sql.DB) (conn *sql.Conn, waitKill func(), err error) {
+	conn, err = db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open a connection: %w", err)
+	}
 	var id uint64
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		return nil, fmt.Errorf("read connection id: %w", err)
+		conn.Close()
+		return nil, nil, fmt.Errorf("read connection id: %w", err)
 	}
 	done := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
@@ -108,7 +116,7 @@ func KillOnCancel(ctx context.Context, db *sql.DB, conn *sql.Conn) (release func
 		defer cancel()
 		db.ExecContext(kctx, "KILL "+strconv.FormatUint(id, 10))
 	})
-	return sync.OnceFunc(func() {
+	return conn, sync.OnceFunc(func() {
 		if !stop() {
 			<-done
 		}

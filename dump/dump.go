@@ -137,15 +137,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.L
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	conn, err := db.Conn(ctx)
+	conn, release, err := dbconn.Dedicated(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("open dump connection: %w", err)
+		return nil, fmt.Errorf("dump: %w", err)
 	}
 	defer conn.Close()
-	release, err := dbconn.KillOnCancel(ctx, db, conn)
-	if err != nil {
-		return nil, err
-	}
 	defer release()
 
 	d := &dumper{conn: conn, opts: opts, log: log, res: &Result{}}

@@ -93,15 +93,11 @@ func Run(ctx context.Context, db *sql.DB, t *Template, o Options, database strin
 		":month_start", "'"+month.Format("2006-01-02 15:04:05")+"'",
 		":month_end", "'"+next.Format("2006-01-02 15:04:05")+"'")
 
-	conn, err := db.Conn(ctx)
+	conn, release, err := dbconn.Dedicated(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("open report connection: %w", err)
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	defer conn.Close()
-	release, err := dbconn.KillOnCancel(ctx, db, conn)
-	if err != nil {
-		return nil, err
-	}
 	defer release()
 	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {

@@ -99,15 +99,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	conn, err := db.Conn(ctx)
+	conn, release, err := dbconn.Dedicated(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("open restore connection: %w", err)
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	defer conn.Close()
-	release, err := dbconn.KillOnCancel(ctx, db, conn)
-	if err != nil {
-		return nil, err
-	}
 	defer release()
 
 	created, err := prepareTarget(ctx, conn, opts)
