@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,14 +17,22 @@ import (
 func restoreCommand(env *appEnv) *cli.Command {
 	return &cli.Command{
 		Name:      "restore",
-		Usage:     "load a dump into a database, statement by statement",
+		Usage:     "load a dump into a database, atomically by default",
 		UsageText: "lms-backup restore --database TARGET [options] [FILE|-]",
 		Description: `Reads FILE (or stdin when FILE is - or missing; zstd, gzip or plain SQL,
 detected from the first bytes; age-encrypted with --identity), checks every
 frame before executing it, and
 loads it into TARGET, which may have any name. TARGET must exist and be empty
-unless --create-database or --force; if a restore into an empty TARGET fails,
-everything it created is removed again.
+unless --create-database or --force (which replaces tables, views, routines,
+triggers and events of the same name and keeps the others).
+
+The tables are loaded into a staging database (lms_restore_<id>_new) and moved
+into TARGET with one RENAME TABLE only after every row loaded and the row
+counts match the dump's trailer; then the dump's views, routines, triggers and
+events are created. If anything fails, TARGET is put back exactly as it was
+(tables, rows and objects) and the staging database is dropped. This needs
+CREATE and DROP on lms_restore_* databases; --in-place loads straight into
+TARGET instead (a failure then leaves a --force target half-restored).
 
 EXAMPLES:
    lms-backup restore --database lms_copy --create-database lms.sql.zst
@@ -36,6 +45,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
 			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
+			&cli.BoolFlag{Name: "in-place", Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
+			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
 			identityFlag(),
 		}, append(connFlags(), memFlags()...)...),
 		Action: env.runRestore,
@@ -43,7 +54,11 @@ EXAMPLES:
 }
 
 func (e *appEnv) runRestore(c *cli.Context) error {
-	opts := restore.Options{Database: c.String("database"), CreateDatabase: c.Bool("create-database"), Force: c.Bool("force")}
+	opts := restore.Options{Database: c.String("database"), CreateDatabase: c.Bool("create-database"), Force: c.Bool("force"),
+		InPlace: c.Bool("in-place"), LockWait: c.Duration("lock-wait-timeout")}
+	if opts.LockWait < time.Second {
+		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
+	}
 	if err := opts.Validate(); err != nil {
 		return err
 	}

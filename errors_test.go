@@ -224,34 +224,39 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 		{"statement fails", failing, exitRestore, "statement 4 at byte"},
 		{"truncated", truncated, exitBadDump, "truncated"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name+" in a new database", func(t *testing.T) {
-			target := "gone_" + strings.ReplaceAll(tt.name, " ", "_")
-			r := run(t, nil, nil, append(append([]string{"--quiet", "restore", "--create-database", "-D", target}, connArgs(srv)...), tt.file)...)
-			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
-				t.Fatalf("exit %d, want %d with %q\n%s", r.code, tt.code, tt.want, r.stderr)
-			}
-			if strings.Contains(r.stderr, "VALUES (1)") {
-				t.Errorf("the error shows the row's values: %s", r.stderr)
-			}
-			var n int
-			srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&n)
-			if n != 0 {
-				t.Errorf("database %s still exists after the failed restore", target)
-			}
-		})
-		t.Run(tt.name+" in an empty database", func(t *testing.T) {
-			target := srv.CreateDB(t, "empty")
-			r := run(t, nil, nil, append(append([]string{"--quiet", "restore", "-D", target}, connArgs(srv)...), tt.file)...)
-			if r.code != tt.code {
-				t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r.stderr)
-			}
-			var n int
-			srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", target).Scan(&n)
-			if n != 0 {
-				t.Errorf("%d tables left in %s after the failed restore", n, target)
-			}
-		})
+	for _, mode := range [][]string{nil, {"--in-place"}} {
+		for _, tt := range tests {
+			name := strings.TrimSpace(tt.name + " " + strings.Join(mode, ""))
+			t.Run(name+" in a new database", func(t *testing.T) {
+				target := "gone_" + strings.NewReplacer(" ", "_", "-", "").Replace(name)
+				r := run(t, nil, nil, append(append(append([]string{"--quiet", "restore", "--create-database", "-D", target}, mode...), connArgs(srv)...), tt.file)...)
+				if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+					t.Fatalf("exit %d, want %d with %q\n%s", r.code, tt.code, tt.want, r.stderr)
+				}
+				if strings.Contains(r.stderr, "VALUES (1)") {
+					t.Errorf("the error shows the row's values: %s", r.stderr)
+				}
+				var n int
+				srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&n)
+				if n != 0 {
+					t.Errorf("database %s still exists after the failed restore", target)
+				}
+				assertNoStaging(t, srv)
+			})
+			t.Run(name+" in an empty database", func(t *testing.T) {
+				target := srv.CreateDB(t, "empty")
+				r := run(t, nil, nil, append(append(append([]string{"--quiet", "restore", "-D", target}, mode...), connArgs(srv)...), tt.file)...)
+				if r.code != tt.code {
+					t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r.stderr)
+				}
+				var n int
+				srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", target).Scan(&n)
+				if n != 0 {
+					t.Errorf("%d tables left in %s after the failed restore", n, target)
+				}
+				assertNoStaging(t, srv)
+			})
+		}
 	}
 }
 
@@ -317,18 +322,7 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cmd.Process.Signal(sig)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("the dump did not stop within 20s of %v", sig)
-	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
-	}
+	interrupt(t, cmd, sig, &stderr)
 	if got, _ := os.ReadFile(out); string(got) != "yesterday" {
 		t.Errorf("the previous backup was replaced")
 	}
@@ -336,6 +330,24 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 	// The dump's statement was waiting on the server: it must not stay
 	// there holding a thread after the client is gone.
 	assertNoLockWaiters(t, srv)
+}
+
+// interrupt sends sig to a running command and fails the test unless it
+// exits 130 within 20 s.
+func interrupt(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd.Process.Signal(sig)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("%s did not stop within 20s of %v", cmd.Args[2], sig)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
 }
 
 // assertServerIdle checks that no statement of a finished (failed) run is

@@ -120,7 +120,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitRestore
 	case errors.Is(err, errHeapExceeded):
 		return exitMemory
-	case errors.Is(err, rotate.ErrBusy), errors.Is(err, dump.ErrLockWait):
+	case errors.Is(err, rotate.ErrBusy), errors.Is(err, dump.ErrLockWait), errors.Is(err, restore.ErrLockWait):
 		return exitBusy
 	}
 	return exitError

@@ -232,6 +232,13 @@ func TestRoundTrip(t *testing.T) {
 				mustRun(t, append(append([]string{"--quiet", "restore", "-D", dst}, connArgs(srv)...), out)...)
 				compareDatabases(t, srv, src, dst)
 			})
+			if ext == ".sql" {
+				t.Run("lms-backup restore --in-place", func(t *testing.T) {
+					dst := srv.CreateDB(t, "inplace")
+					mustRun(t, append(append([]string{"--quiet", "restore", "--in-place", "-D", dst}, connArgs(srv)...), out)...)
+					compareDatabases(t, srv, src, dst)
+				})
+			}
 			t.Run("stock client", func(t *testing.T) {
 				dst := srv.CreateDB(t, "client")
 				argv := decompressor(out)

@@ -289,3 +289,32 @@ func stripDefiner(create string) string {
 	}
 	return create[:loc[0]] + create[loc[1]:]
 }
+
+// Object is a view, routine, trigger or event as the statements that
+// recreate it: DROP ... IF EXISTS, the session settings it was created
+// under, and its CREATE statement with its definer. A restore snapshots a
+// database's objects this way to put them back should it fail half-way.
+type Object struct {
+	Kind string // "FUNCTION", "PROCEDURE", "VIEW", "TRIGGER" or "EVENT"
+	Name string
+	SQL  string
+}
+
+// Objects returns the routines, views (in dependency order), triggers and
+// events of db, in the order a dump creates them. conn must be using db:
+// SHOW CREATE names objects unqualified. Two calls return the same SQL for
+// an object that did not change.
+func Objects(ctx context.Context, conn *sql.Conn, db string) ([]Object, error) {
+	routines, views, triggers, events, err := listObjects(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
+	var out []Object
+	for _, group := range [][]object{routines, views, triggers, events} {
+		for _, o := range group {
+			text := appendObject(nil, o, o.Create, func(string, ...any) {})
+			out = append(out, Object{Kind: o.Kind, Name: o.Name, SQL: string(text)})
+		}
+	}
+	return out, nil
+}

@@ -40,6 +40,13 @@ type Options struct {
 	// same name. Without it such a target is refused, and a failed restore
 	// removes everything it created, leaving the target as it was.
 	Force bool
+	// InPlace loads straight into the target instead of into a staging
+	// database swapped in at the end. It needs no privilege to create
+	// databases, but a failure with Force leaves the target half-restored.
+	InPlace bool
+	// LockWait bounds how long the swap waits for another session's lock on
+	// a table it replaces; 0 means 60 s.
+	LockWait time.Duration
 	// Progress, when set, is called after every frame. It must return quickly.
 	Progress func(Progress)
 }
@@ -91,6 +98,10 @@ func (e *StatementError) Unwrap() []error { return []error{ErrStatement, e.Err} 
 // Run restores the dump read by rd into opts.Database. db must not select a
 // default database (the target may not exist yet). Frames are checked
 // before any of their statements run, so a damaged part is never executed.
+//
+// By default the tables are loaded into a staging database and swapped into
+// the target only once every row is in (see stage.go); with opts.InPlace
+// they are loaded into the target directly.
 func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log *slog.Logger) (res *Result, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -110,8 +121,26 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 	if err != nil {
 		return nil, err
 	}
+	r := &runner{conn: conn, opts: opts, res: &Result{}, loaded: map[string]int64{}}
+	if opts.InPlace {
+		err = r.inPlace(ctx, db, release, rd, created, log)
+	} else {
+		err = r.staged(ctx, db, release, rd, created, log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.res.Header = *rd.Header()
+	r.res.Duration = time.Since(start)
+	return r.res, nil
+}
+
+// inPlace loads the dump straight into the target. Should that fail in a
+// target that was empty (or new), it removes what it created; with Force
+// it leaves the target as the failure found it.
+func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *dumpfile.Reader, created bool, log *slog.Logger) (err error) {
 	defer func() {
-		if err == nil || opts.Force {
+		if err == nil || r.opts.Force {
 			return
 		}
 		// The target was empty (or new): put it back that way.
@@ -121,22 +150,18 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 		// after a cancel the KILL did, otherwise ROLLBACK does. Then clean
 		// up on a fresh connection, as a killed conn cannot.
 		release()
-		conn.ExecContext(cctx, "ROLLBACK")
-		if cerr := cleanTarget(cctx, db, opts.Database, created); cerr != nil {
-			log.Error("could not remove the partial restore", "database", opts.Database, "err", cerr)
+		r.conn.ExecContext(cctx, "ROLLBACK")
+		if cerr := cleanTarget(cctx, db, r.opts.Database, created); cerr != nil {
+			log.Error("could not remove the partial restore", "database", r.opts.Database, "err", cerr)
 			err = fmt.Errorf("%w (and removing the partial restore failed: %v)", err, cerr)
 			return
 		}
-		log.Info("partial restore removed; the target is as it was", "database", opts.Database)
+		log.Info("partial restore removed; the target is as it was", "database", r.opts.Database)
 	}()
-
-	r := &runner{conn: conn, opts: opts, res: &Result{}}
-	if err := r.exec(ctx, rd); err != nil {
-		return nil, err
+	if err := useDatabase(ctx, r.conn, r.opts.Database); err != nil {
+		return err
 	}
-	r.res.Header = *rd.Header()
-	r.res.Duration = time.Since(start)
-	return r.res, nil
+	return r.exec(ctx, rd)
 }
 
 // prepareTarget creates or checks the target database and selects it. It
@@ -169,13 +194,19 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 			return false, fmt.Errorf("%w: database %q holds %d tables, views, routines or events (restore into an empty database, or pass --force to replace objects of the same name)", ErrNotEmpty, opts.Database, objects)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "USE "+id); err != nil {
-		return created, fmt.Errorf("use database %s: %w", opts.Database, err)
+	return created, nil
+}
+
+// useDatabase makes name conn's default database and turns autocommit off:
+// the runner commits after each frame.
+func useDatabase(ctx context.Context, conn *sql.Conn, name string) error {
+	if _, err := conn.ExecContext(ctx, "USE "+sqlident.Quote(name)); err != nil {
+		return fmt.Errorf("use database %s: %w", name, err)
 	}
 	if _, err := conn.ExecContext(ctx, "SET autocommit = 0"); err != nil {
-		return created, fmt.Errorf("set up session: %w", err)
+		return fmt.Errorf("set up session: %w", err)
 	}
-	return created, nil
+	return nil
 }
 
 // cleanTarget removes what a failed restore created: the database itself
@@ -228,59 +259,80 @@ type runner struct {
 	conn *sql.Conn
 	opts Options
 	res  *Result
+	// loaded counts the rows the server took per table.
+	loaded map[string]int64
+	// hold, when set, keeps frames of the kinds it names instead of running
+	// them; held collects them in order (their Data copied).
+	hold map[dumpfile.Kind]bool
+	held []dumpfile.Frame
+	p    Progress
 }
 
+// exec runs (or holds) every frame of rd.
 func (r *runner) exec(ctx context.Context, rd *dumpfile.Reader) error {
-	var p Progress
 	for {
 		f, err := rd.Next()
 		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		var loaded int64
-		err = Split(f.Data, func(s Statement) error {
-			r.res.Statements++
-			res, err := r.conn.ExecContext(ctx, string(s.Text))
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if errors.Is(err, mysql.ErrPktTooLarge) {
-					err = fmt.Errorf("%w (raise the server's max_allowed_packet, e.g. SET GLOBAL max_allowed_packet=1073741824)", err)
-				}
-				return &StatementError{Num: r.res.Statements, Offset: f.Offset + int64(s.Offset), Table: f.Info.Table, Text: head(s.Text), Err: err}
-			}
-			if f.Info.Kind == dumpfile.KindData {
-				n, _ := res.RowsAffected()
-				loaded += n
-			}
 			return nil
-		})
-		if errors.Is(err, ErrSyntax) {
-			return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := r.conn.ExecContext(ctx, "COMMIT"); err != nil {
-			return fmt.Errorf("commit frame %d: %w", f.Index+1, err)
+		if r.hold[f.Info.Kind] {
+			c := *f
+			c.Data = bytes.Clone(f.Data)
+			r.held = append(r.held, c)
+			continue
 		}
-		switch f.Info.Kind {
-		case dumpfile.KindSchema:
-			r.res.Tables++
-		case dumpfile.KindData:
-			if loaded != f.Info.Rows {
-				return fmt.Errorf("%w: table %s part %d: the server loaded %d rows, the dump holds %d", ErrStatement, f.Info.Table, f.Info.Part, loaded, f.Info.Rows)
+		if err := r.frame(ctx, f); err != nil {
+			return err
+		}
+	}
+}
+
+// frame runs the statements of one checked frame and commits them.
+func (r *runner) frame(ctx context.Context, f *dumpfile.Frame) error {
+	var loaded int64
+	err := Split(f.Data, func(s Statement) error {
+		r.res.Statements++
+		res, err := r.conn.ExecContext(ctx, string(s.Text))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			r.res.Rows += loaded
+			if errors.Is(err, mysql.ErrPktTooLarge) {
+				err = fmt.Errorf("%w (raise the server's max_allowed_packet, e.g. SET GLOBAL max_allowed_packet=1073741824)", err)
+			}
+			return &StatementError{Num: r.res.Statements, Offset: f.Offset + int64(s.Offset), Table: f.Info.Table, Text: head(s.Text), Err: err}
 		}
-		if r.opts.Progress != nil {
-			p.Table, p.Rows, p.Statements, p.Offset = f.Info.Table, r.res.Rows, r.res.Statements, f.Offset+int64(len(f.Data))
-			r.opts.Progress(p)
+		if f.Info.Kind == dumpfile.KindData {
+			n, _ := res.RowsAffected()
+			loaded += n
 		}
+		return nil
+	})
+	if errors.Is(err, ErrSyntax) {
+		return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := r.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit frame %d: %w", f.Index+1, err)
+	}
+	switch f.Info.Kind {
+	case dumpfile.KindSchema:
+		r.res.Tables++
+	case dumpfile.KindData:
+		if loaded != f.Info.Rows {
+			return fmt.Errorf("%w: table %s part %d: the server loaded %d rows, the dump holds %d", ErrStatement, f.Info.Table, f.Info.Part, loaded, f.Info.Rows)
+		}
+		r.loaded[f.Info.Table] += loaded
+		r.res.Rows += loaded
+	}
+	if r.opts.Progress != nil {
+		r.p.Table, r.p.Rows, r.p.Statements, r.p.Offset = f.Info.Table, r.res.Rows, r.res.Statements, f.Offset+int64(len(f.Data))
+		r.opts.Progress(r.p)
 	}
 	return nil
 }

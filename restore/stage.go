@@ -1,0 +1,581 @@
+package restore
+
+// The staged restore. Loading straight into the target leaves it half
+// restored when the load fails (a damaged frame, a full disk, a lost
+// server, a statement the server rejects). So the dump's tables and rows go
+// into a staging database first; only when every frame has loaded and every
+// table holds the rows the trailer promises are they swapped into the target
+// with one RENAME TABLE, which MariaDB and MySQL run atomically.
+//
+// MariaDB refuses to move a table with triggers, or a view, to another
+// database, so the swap goes like this:
+//
+//  1. snapshot the target: its tables, and every view, routine, trigger and
+//     event as the statements that recreate it (dump.Objects);
+//  2. drop the triggers of the target's tables that the dump replaces, and
+//     the views that stand where the dump has a table;
+//  3. RENAME TABLE target.t TO old.t, ..., staging.t TO target.t, ... in one
+//     statement: the replaced tables move aside to a second database, with
+//     their rows and their foreign keys among each other;
+//  4. run the dump's views, routines, triggers and events in the target.
+//
+// Should step 2, 3 or 4 fail, the rollback drops what differs from the
+// snapshot, renames the tables back and recreates the snapshot's objects,
+// then checks the target against the snapshot. On success the replaced
+// tables are dropped with their holding database.
+//
+// Between steps 2 and 3 (a few milliseconds) writes to the replaced tables
+// run without their triggers; the old rows are dropped at the end anyway.
+// A table outside the dump whose foreign key refers to a replaced table
+// would follow it to the holding database (InnoDB renames references), so
+// such a target is refused before anything is touched.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"lms-backup/dump"
+	"lms-backup/dumpfile"
+
+	"lms-backup/internal/sqlident"
+)
+
+// StagePrefix starts the names of the databases a staged restore creates:
+// PREFIX<id>_new holds the tables being loaded, PREFIX<id>_old the target's
+// tables they replace until the restore completes. Such a database left
+// after a SIGKILL or a crash can be inspected and dropped by hand.
+const StagePrefix = "lms_restore_"
+
+// ErrLockWait means the swap waited longer than Options.LockWait for
+// another session's lock on a table it replaces.
+var ErrLockWait = errors.New("restore: waited too long for a table lock")
+
+// swapTimeout bounds the swap and its rollback. They run after the load
+// and are not cancelled by a signal: stopping half-way is what they avoid.
+const swapTimeout = 10 * time.Minute
+
+type stage struct {
+	db       *sql.DB
+	target   string
+	newDB    string
+	oldDB    string
+	lockWait time.Duration
+	log      *slog.Logger
+
+	// Filled by the swap.
+	before   inventory
+	incoming []string // tables of newDB, all moved into the target
+	moved    []string // the target's tables moved to oldDB
+	renamed  bool     // the RENAME TABLE has run
+}
+
+// inventory is what a database holds.
+type inventory struct {
+	tables  map[string]string // name -> TABLE_TYPE
+	objects []dump.Object
+}
+
+// staged loads the dump into a staging database and swaps it in.
+func (r *runner) staged(ctx context.Context, db *sql.DB, release func(), rd *dumpfile.Reader, created bool, log *slog.Logger) (err error) {
+	id := make([]byte, 4)
+	rand.Read(id)
+	st := &stage{db: db, target: r.opts.Database, lockWait: r.opts.LockWait, log: log,
+		newDB: StagePrefix + hex.EncodeToString(id) + "_new", oldDB: StagePrefix + hex.EncodeToString(id) + "_old"}
+	if st.lockWait == 0 {
+		st.lockWait = 60 * time.Second
+	}
+	st.warnLeftovers(ctx, r.conn)
+	if err := st.createNew(ctx, r.conn); err != nil {
+		return err
+	}
+	swapped := false
+	defer func() {
+		if swapped {
+			return
+		}
+		// The target is as it was; remove the staging database (and the
+		// target, when this restore created it). End conn's transaction
+		// first: it holds locks on the staged tables.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		release()
+		r.conn.ExecContext(cctx, "ROLLBACK")
+		if cerr := st.discard(cctx, created); cerr != nil {
+			log.Error("could not remove the staging database", "database", st.newDB, "err", cerr)
+			err = fmt.Errorf("%w (and removing the staging database %s failed: %v; drop it by hand)", err, st.newDB, cerr)
+		}
+	}()
+
+	log.Debug("loading into a staging database", "staging", st.newDB)
+	if err := useDatabase(ctx, r.conn, st.newDB); err != nil {
+		return err
+	}
+	r.hold = map[dumpfile.Kind]bool{dumpfile.KindObjects: true, dumpfile.KindTrailer: true}
+	if err := r.exec(ctx, rd); err != nil {
+		return err
+	}
+	if err := r.checkRows(ctx, rd.Trailer(), st.newDB); err != nil {
+		return err
+	}
+	if err := st.rehearse(ctx, r); err != nil {
+		return err
+	}
+	// From here on a signal no longer stops the restore: the swap is short,
+	// and a swap cut off half-way is what the staging avoids.
+	release()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	swapped = true
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), swapTimeout)
+	defer cancel()
+	return lockWaitError(st.swap(sctx, r, created), st.lockWait)
+}
+
+// warnLeftovers logs staging databases that an interrupted restore left.
+func (st *stage) warnLeftovers(ctx context.Context, conn *sql.Conn) {
+	names, err := queryNames(ctx, conn, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?`,
+		strings.ReplaceAll(StagePrefix, "_", `\_`)+"%")
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		st.log.Warn("a database of an interrupted restore is left over: check what it holds, then drop it", "database", n)
+	}
+}
+
+// createNew creates the staging database with the target's default
+// character set and collation.
+func (st *stage) createNew(ctx context.Context, conn *sql.Conn) error {
+	var charset, collation string
+	err := conn.QueryRowContext(ctx, `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME
+		FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, st.target).Scan(&charset, &collation)
+	if err != nil {
+		return fmt.Errorf("read the defaults of database %s: %w", st.target, err)
+	}
+	q := "CREATE DATABASE " + sqlident.Quote(st.newDB) + " CHARACTER SET " + sqlident.Quote(charset) + " COLLATE " + sqlident.Quote(collation)
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create the staging database %s: %w (the restoring user needs CREATE and DROP on %s*, or use --in-place)", st.newDB, err, StagePrefix)
+	}
+	return nil
+}
+
+// discard drops the staging database, and the target when the restore
+// created it, on a connection of its own.
+func (st *stage) discard(ctx context.Context, created bool) error {
+	conn, err := st.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	drop := []string{st.newDB}
+	if created {
+		drop = append(drop, st.target)
+	}
+	for _, name := range drop {
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rehearse creates the dump's routines, views and triggers in the staging
+// database, where a failure (a definer the user may not set, a view on a
+// missing function) costs nothing, then drops the triggers again: a table
+// with triggers cannot move to another database. Events are left out: one
+// could fire on the staged rows before the swap.
+func (st *stage) rehearse(ctx context.Context, r *runner) error {
+	n := 0
+	for i := range r.held {
+		f := &r.held[i]
+		if f.Info.Kind != dumpfile.KindObjects || bytes.HasPrefix(f.Data, []byte("--\n-- EVENT ")) {
+			continue
+		}
+		err := Split(f.Data, func(s Statement) error {
+			n++
+			if _, err := r.conn.ExecContext(ctx, string(s.Text)); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return &StatementError{Num: n, Offset: f.Offset + int64(s.Offset), Text: head(s.Text), Err: err}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("create the dump's views, routines and triggers in the staging database: %w", err)
+		}
+	}
+	triggers, err := queryNames(ctx, r.conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", st.newDB)
+	if err != nil {
+		return fmt.Errorf("list the staged triggers: %w", err)
+	}
+	for _, t := range triggers {
+		if _, err := r.conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.newDB, t)); err != nil {
+			return fmt.Errorf("drop staged trigger %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// checkRows compares the rows the server took per table with the trailer's
+// counts, and the staged tables with the schema frames.
+func (r *runner) checkRows(ctx context.Context, tr *dumpfile.Trailer, database string) error {
+	for _, ts := range tr.Tables {
+		if got := r.loaded[ts.Name]; got != ts.Rows {
+			return fmt.Errorf("%w: table %s: the server loaded %d rows, the dump's trailer says %d", ErrStatement, ts.Name, got, ts.Rows)
+		}
+	}
+	var n int
+	if err := r.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", database).Scan(&n); err != nil {
+		return fmt.Errorf("count the staged tables: %w", err)
+	}
+	if n != r.res.Tables {
+		return fmt.Errorf("%w: the staging database holds %d tables, the dump defines %d", ErrStatement, n, r.res.Tables)
+	}
+	return nil
+}
+
+// swap moves the staged tables into the target and runs the held frames
+// there; on failure it puts the target back as it was.
+func (st *stage) swap(ctx context.Context, r *runner, created bool) error {
+	conn := r.conn
+	start := time.Now()
+	setup := []string{"COMMIT", fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int(st.lockWait/time.Second), 1)),
+		"USE " + sqlident.Quote(st.target)}
+	for _, q := range setup {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return st.abandon(ctx, created, fmt.Errorf("prepare the swap: %w", err))
+		}
+	}
+	var err error
+	if st.before, err = takeInventory(ctx, conn, st.target); err != nil {
+		return st.abandon(ctx, created, err)
+	}
+	if st.incoming, err = queryNames(ctx, conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME", st.newDB); err != nil {
+		return st.abandon(ctx, created, fmt.Errorf("list the staged tables: %w", err))
+	}
+	var views []string
+	for _, t := range st.incoming {
+		switch st.before.tables[t] {
+		case "":
+		case "VIEW":
+			views = append(views, t)
+		default:
+			st.moved = append(st.moved, t)
+		}
+	}
+	if err := st.checkReferences(ctx, conn); err != nil {
+		return st.abandon(ctx, created, err)
+	}
+	if len(st.moved) > 0 {
+		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+sqlident.Quote(st.oldDB)); err != nil {
+			return st.abandon(ctx, created, fmt.Errorf("create database %s: %w", st.oldDB, err))
+		}
+	}
+
+	// From here on a failure rolls back.
+	if err := st.exchange(ctx, r, views); err != nil {
+		if rerr := st.rollback(ctx); rerr != nil {
+			st.log.Error("ROLLBACK INCOMPLETE: the target may differ from before the restore", "database", st.target,
+				"replaced_tables_in", st.oldDB, "staged_tables_in", st.newDB, "err", rerr)
+			return fmt.Errorf("%w; putting %s back failed too: %v (its replaced tables are in %s, the restored ones in %s)", err, st.target, rerr, st.oldDB, st.newDB)
+		}
+		st.log.Info("swap rolled back; the target is as it was", "database", st.target)
+		return st.abandon(ctx, created, err)
+	}
+	st.log.Debug("tables swapped in", "tables", len(st.incoming), "replaced", len(st.moved), "ms", time.Since(start).Milliseconds())
+	st.finish(ctx, conn)
+	return nil
+}
+
+// abandon ends a swap that did not touch the target: it drops the staging
+// database (holding the restored tables) and the target if it was created.
+func (st *stage) abandon(ctx context.Context, created bool, err error) error {
+	cerr := st.discard(ctx, created)
+	if cerr == nil && len(st.moved) > 0 {
+		cerr = dropDatabase(ctx, st.db, st.oldDB)
+	}
+	if cerr != nil {
+		return fmt.Errorf("%w (and removing the staging databases failed: %v; drop %s and %s by hand)", err, cerr, st.newDB, st.oldDB)
+	}
+	return err
+}
+
+// checkReferences refuses a swap that would carry a foreign key of a table
+// outside the dump along with the table it refers to.
+func (st *stage) checkReferences(ctx context.Context, conn *sql.Conn) error {
+	if len(st.moved) == 0 {
+		return nil
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME
+		FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = ?
+		ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME`, st.target)
+	if err != nil {
+		return fmt.Errorf("list foreign keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, table, name, ref string
+		if err := rows.Scan(&schema, &table, &name, &ref); err != nil {
+			return fmt.Errorf("list foreign keys: %w", err)
+		}
+		if !slices.Contains(st.moved, ref) || (schema == st.target && slices.Contains(st.incoming, table)) {
+			continue
+		}
+		return fmt.Errorf("%w: foreign key %s of table %s.%s refers to %s, which the restore replaces; a swap would point it at the old table (drop that key, or restore with --in-place)",
+			ErrNotEmpty, name, schema, table, ref)
+	}
+	return rows.Err()
+}
+
+// exchange runs steps 2 to 4 of the swap.
+func (st *stage) exchange(ctx context.Context, r *runner, views []string) error {
+	conn := r.conn
+	for _, o := range st.before.objects {
+		if o.Kind != "TRIGGER" {
+			continue
+		}
+		var table string
+		err := conn.QueryRowContext(ctx, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
+			st.target, o.Name).Scan(&table)
+		if err != nil {
+			return fmt.Errorf("look up trigger %s: %w", o.Name, err)
+		}
+		if slices.Contains(st.moved, table) {
+			if _, err := conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, o.Name)); err != nil {
+				return fmt.Errorf("drop trigger %s: %w", o.Name, err)
+			}
+		}
+	}
+	for _, v := range views {
+		if _, err := conn.ExecContext(ctx, "DROP VIEW "+st.in(st.target, v)); err != nil {
+			return fmt.Errorf("drop view %s: %w", v, err)
+		}
+	}
+	var pairs []string
+	for _, t := range st.moved {
+		pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
+	}
+	for _, t := range st.incoming {
+		pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
+	}
+	if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+		return fmt.Errorf("swap the tables in: %w", err)
+	}
+	st.renamed = true
+	for i := range r.held {
+		if err := r.frame(ctx, &r.held[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish drops the replaced tables and the emptied staging database. The
+// restore has succeeded; a failure here only leaves a database to drop.
+func (st *stage) finish(ctx context.Context, conn *sql.Conn) {
+	conn.ExecContext(ctx, "SET FOREIGN_KEY_CHECKS = 0")
+	drop := []string{st.newDB}
+	if len(st.moved) > 0 {
+		drop = append(drop, st.oldDB)
+	}
+	for _, name := range drop {
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE "+sqlident.Quote(name)); err != nil {
+			st.log.Warn("the restore is complete but a staging database is left: drop it by hand", "database", name, "err", err)
+		}
+	}
+}
+
+// rollback puts the target back as the inventory found it, on a
+// connection of its own (the swap's may be the reason for the failure).
+func (st *stage) rollback(ctx context.Context) error {
+	conn, err := st.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, q := range []string{"USE " + sqlident.Quote(st.target), "SET FOREIGN_KEY_CHECKS = 0"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	// Drop every object that is not in the snapshot as it was, and every
+	// trigger on an incoming table (a trigger cannot leave the database).
+	now, err := dump.Objects(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
+	was := map[string]string{}
+	for _, o := range st.before.objects {
+		was[objectKey(o)] = o.SQL
+	}
+	for _, o := range now {
+		sql, ok := was[objectKey(o)]
+		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !st.onIncoming(ctx, conn, o.Name)) {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "DROP "+o.Kind+" IF EXISTS "+st.in(st.target, o.Name)); err != nil {
+			return fmt.Errorf("drop %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
+		}
+	}
+	if st.renamed {
+		var pairs []string
+		for _, t := range st.incoming {
+			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
+		}
+		for _, t := range st.moved {
+			pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
+		}
+		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+			return fmt.Errorf("rename the tables back: %w", err)
+		}
+		st.renamed = false
+	}
+	// Recreate what is missing, in dump order: routines, views, triggers, events.
+	now, err = dump.Objects(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, o := range now {
+		have[objectKey(o)] = true
+	}
+	for _, o := range st.before.objects {
+		if have[objectKey(o)] {
+			continue
+		}
+		err := Split([]byte(o.SQL), func(s Statement) error {
+			_, err := conn.ExecContext(ctx, string(s.Text))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("recreate %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
+		}
+	}
+	after, err := takeInventory(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
+	if diff := st.before.diff(after); diff != "" {
+		return fmt.Errorf("the target still differs: %s", diff)
+	}
+	return nil
+}
+
+// onIncoming reports whether trigger name sits on a table the swap moved in.
+func (st *stage) onIncoming(ctx context.Context, conn *sql.Conn, name string) bool {
+	var table string
+	err := conn.QueryRowContext(ctx, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
+		st.target, name).Scan(&table)
+	return err != nil || (st.renamed && slices.Contains(st.incoming, table))
+}
+
+// in names table (or object) name of database db.
+func (st *stage) in(db, name string) string { return sqlident.Quote(db) + "." + sqlident.Quote(name) }
+
+func objectKey(o dump.Object) string {
+	kind := o.Kind
+	if kind == "VIEW" {
+		kind = "TABLE" // views and tables share names
+	}
+	return kind + "\x00" + o.Name
+}
+
+// takeInventory lists the tables and objects of database, which conn uses.
+func takeInventory(ctx context.Context, conn *sql.Conn, database string) (inventory, error) {
+	inv := inventory{tables: map[string]string{}}
+	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", database)
+	if err != nil {
+		return inv, fmt.Errorf("list the tables of %s: %w", database, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return inv, fmt.Errorf("list the tables of %s: %w", database, err)
+		}
+		inv.tables[name] = typ
+	}
+	if err := rows.Err(); err != nil {
+		return inv, fmt.Errorf("list the tables of %s: %w", database, err)
+	}
+	if inv.objects, err = dump.Objects(ctx, conn, database); err != nil {
+		return inv, fmt.Errorf("snapshot the objects of %s: %w", database, err)
+	}
+	return inv, nil
+}
+
+// diff describes how b differs from inv, or returns "".
+func (inv inventory) diff(b inventory) string {
+	var d []string
+	for name, typ := range inv.tables {
+		if b.tables[name] != typ {
+			d = append(d, fmt.Sprintf("table %s is %q, was %q", name, b.tables[name], typ))
+		}
+	}
+	for name := range b.tables {
+		if _, ok := inv.tables[name]; !ok {
+			d = append(d, "table "+name+" is new")
+		}
+	}
+	was := map[string]string{}
+	for _, o := range inv.objects {
+		was[objectKey(o)] = o.SQL
+	}
+	for _, o := range b.objects {
+		if sql, ok := was[objectKey(o)]; !ok || sql != o.SQL {
+			d = append(d, strings.ToLower(o.Kind)+" "+o.Name+" differs")
+		}
+		delete(was, objectKey(o))
+	}
+	for k := range was {
+		_, name, _ := strings.Cut(k, "\x00")
+		d = append(d, name+" is missing")
+	}
+	slices.Sort(d)
+	return strings.Join(d, "; ")
+}
+
+func dropDatabase(ctx context.Context, db *sql.DB, name string) error {
+	_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(name))
+	return err
+}
+
+// queryNames runs a query that returns one string per row.
+func queryNames(ctx context.Context, conn *sql.Conn, query string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// lockWaitError marks a lock wait timeout (error 1205) with ErrLockWait.
+func lockWaitError(err error, wait time.Duration) error {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1205 {
+		return err
+	}
+	return fmt.Errorf("%w: %v (another session held a table the restore replaces for over %s: find it with SHOW PROCESSLIST, or raise --lock-wait-timeout)", ErrLockWait, err, wait)
+}
