@@ -137,7 +137,7 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	// Create the output first: a bad path fails before the server is touched.
 	var w *atomicfile.File
 	if out != "-" {
-		if w, err = atomicfile.Create(out, 0o600); err != nil {
+		if w, err = e.createOutput(out); err != nil {
 			return outputError{fmt.Errorf("%w (check that the folder exists and is writable)", err)}
 		}
 		defer w.Abort()

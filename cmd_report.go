@@ -117,7 +117,7 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 		if !formats[f] {
 			continue
 		}
-		file, err := atomicfile.Create(base+"."+f, 0o600)
+		file, err := e.createOutput(base + "." + f)
 		if err != nil {
 			return outputError{err}
 		}

@@ -13,6 +13,19 @@ import (
 	"lms-backup/atomicfile"
 )
 
+// createOutput starts writing path atomically with mode 0600, after
+// removing what killed runs left while writing the same path.
+func (e *appEnv) createOutput(path string) (*atomicfile.File, error) {
+	swept, err := atomicfile.Sweep(path)
+	if err != nil {
+		e.log.Debug("could not sweep temporary files of earlier runs", "output", path, "err", err)
+	}
+	if len(swept) > 0 {
+		e.log.Info("removed temporary files of an earlier run that was killed", "output", path, "files", swept)
+	}
+	return atomicfile.Create(path, 0o600)
+}
+
 // outputWriter marks every write error as an output error, so that a full
 // disk maps to its exit code however deep in a pipeline it surfaces.
 type outputWriter struct{ w io.Writer }

@@ -109,31 +109,43 @@ func TestNightlyFolder(t *testing.T) {
 	})
 }
 
-// TestKilledRunIsSwept kills a nightly dump with SIGKILL (nothing of ours
-// runs then) while it waits for a table lock: its temporary file stays
-// behind and the lock dies with the process, so the next night's run takes
-// the lock, sweeps the file and writes its dump.
+// TestKilledRunIsSwept kills a dump with SIGKILL (nothing of ours runs
+// then) while it waits for a table lock: its temporary file stays behind
+// and its locks die with the process, so the next run, into the same folder
+// or to the same file, sweeps the file and writes its dump.
 func TestKilledRunIsSwept(t *testing.T) {
 	srv := testdb.Get(t)
 	db, _ := smallDump(t, srv)
-	dir := t.TempDir()
-	unlock := lockTable(t, srv, db, "t")
-	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", dir + "/"}, connArgs(srv)...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitForLockWait(t, srv)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	temps, _ := filepath.Glob(filepath.Join(dir, ".lms-backup-tmp-*"))
-	if len(temps) != 1 {
-		t.Fatalf("after SIGKILL the folder has temp files %v, want the killed run's one", temps)
-	}
-	unlock()
-	mustRun(t, append([]string{"--quiet", "dump", "-D", db, "-o", dir + "/"}, connArgs(srv)...)...)
-	assertNoTemp(t, dir)
-	dumps, _ := filepath.Glob(filepath.Join(dir, db+"-*.sql.zst"))
-	if len(dumps) != 1 {
-		t.Fatalf("dumps %v, want one", dumps)
+	for _, mode := range []string{"folder", "file"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			out := dir + "/"
+			if mode == "file" {
+				out = filepath.Join(dir, "lms.sql.zst")
+			}
+			unlock := lockTable(t, srv, db, "t")
+			cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitForLockWait(t, srv)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			temps, _ := filepath.Glob(filepath.Join(dir, ".lms-backup-tmp-*"))
+			if len(temps) != 1 {
+				t.Fatalf("after SIGKILL the folder has temp files %v, want the killed run's one", temps)
+			}
+			unlock()
+			// Outside a locked folder the sweep spares files written in the
+			// last 10 s (a live writer's may not be locked yet): age it.
+			old := time.Now().Add(-time.Minute)
+			os.Chtimes(temps[0], old, old)
+			mustRun(t, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+			assertNoTemp(t, dir)
+			dumps, _ := filepath.Glob(filepath.Join(dir, "*.sql.zst"))
+			if len(dumps) != 1 {
+				t.Fatalf("dumps %v, want one", dumps)
+			}
+		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // TempPrefix starts the name of every temporary file this package creates,
@@ -27,7 +29,10 @@ type File struct {
 }
 
 // Create starts writing path. The file gets exactly mode perm (set with
-// Chmod, so the umask does not change it). The folder must exist.
+// Chmod, so the umask does not change it). The folder must exist. The
+// temporary file stays under an exclusive flock until Commit or Abort (the
+// kernel drops it when the process dies), which tells Sweep a live
+// writer's file from a killed one's.
 func Create(path string, perm os.FileMode) (*File, error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -44,6 +49,11 @@ func Create(path string, perm os.FileMode) (*File, error) {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
 	}
 	return &File{f: f, final: path}, nil
 }
@@ -99,6 +109,65 @@ func (a *File) Abort() error {
 		return fmt.Errorf("remove temporary file: %w", err)
 	}
 	return nil
+}
+
+// staleAge is how old a temporary file's last write must be before Sweep
+// removes it. It covers the instants in which a live writer's file is not
+// locked: between its creation and its flock, and between Close and Rename
+// in Commit.
+const staleAge = 10 * time.Second
+
+// Sweep removes the temporary files that killed writers of path left: those
+// for the same final name that no process holds locked and that were last
+// written over 10 s ago. It returns the names it removed.
+func Sweep(path string) ([]string, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // Create will say what is wrong
+	} else if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), TempPrefix+base+"-")
+		if !ok || strings.Contains(rest, "-") || !e.Type().IsRegular() {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		if gone, err := removeIfStale(name); err != nil {
+			return removed, err
+		} else if gone {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed, nil
+}
+
+// removeIfStale removes name unless a process holds its lock or it was
+// written recently.
+func removeIfStale(name string) (bool, error) {
+	f, err := os.Open(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return false, nil // a live writer's
+	}
+	st, err := f.Stat()
+	if err != nil || time.Since(st.ModTime()) < staleAge {
+		return false, err
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
 }
 
 // IsTemp reports whether name (a base name) is a temporary file of this package.
