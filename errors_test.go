@@ -255,6 +255,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 					t.Errorf("%d tables left in %s after the failed restore", n, target)
 				}
 				assertNoStaging(t, srv)
+				assertServerIdle(t, srv)
 			})
 		}
 	}
@@ -282,6 +283,7 @@ func TestLockWaitTimeout(t *testing.T) {
 	}
 	assertNoTemp(t, dir)
 	assertNoLockWaiters(t, srv)
+	assertServerIdle(t, srv)
 }
 
 // TestInterruptedDump sends SIGINT or SIGTERM to a dump that waits for a
@@ -330,6 +332,7 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 	// The dump's statement was waiting on the server: it must not stay
 	// there holding a thread after the client is gone.
 	assertNoLockWaiters(t, srv)
+	assertServerIdle(t, srv)
 }
 
 // interrupt sends sig to a running command and fails the test unless it
