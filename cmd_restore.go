@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
 			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once (default: the number of cores)"},
 			&cli.BoolFlag{Name: "in-place", Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
 			identityFlag(),
@@ -55,7 +57,7 @@ EXAMPLES:
 
 func (e *appEnv) runRestore(c *cli.Context) error {
 	opts := restore.Options{Database: c.String("database"), CreateDatabase: c.Bool("create-database"), Force: c.Bool("force"),
-		InPlace: c.Bool("in-place"), LockWait: c.Duration("lock-wait-timeout")}
+		InPlace: c.Bool("in-place"), LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads")}
 	if opts.LockWait < time.Second {
 		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
 	}

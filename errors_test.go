@@ -221,7 +221,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"statement fails", failing, exitRestore, "statement 4 at byte"},
+		{"statement fails", failing, exitRestore, "frame 4, statement 1 at byte"},
 		{"truncated", truncated, exitBadDump, "truncated"},
 	}
 	for _, mode := range [][]string{nil, {"--in-place"}} {

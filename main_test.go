@@ -223,7 +223,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("dump file mode %v, want 0600", st.Mode().Perm())
 			}
 			v := mustRun(t, "verify", out)
-			if !strings.Contains(v.stdout, "OK") || !strings.Contains(v.stdout, "60041 rows") {
+			if !strings.Contains(v.stdout, "OK") || !strings.Contains(v.stdout, "60046 rows") {
 				t.Errorf("verify said %q", v.stdout)
 			}
 

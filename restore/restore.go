@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -47,6 +48,10 @@ type Options struct {
 	// LockWait bounds how long the swap waits for another session's lock on
 	// a table it replaces; 0 means 60 s.
 	LockWait time.Duration
+	// Threads is how many connections load rows at once (0 or 1: one).
+	// Data frames then run on Threads connections of their own, in any
+	// order; every other frame runs in file order on one connection.
+	Threads int
 	// Progress, when set, is called after every frame. It must return quickly.
 	Progress func(Progress)
 }
@@ -64,6 +69,12 @@ func (o Options) Validate() error {
 	if o.Database == "" {
 		return fmt.Errorf("%w: --database (the target) is required", ErrUsage)
 	}
+	if o.Threads < 0 || o.Threads > 64 {
+		return fmt.Errorf("%w: --threads %d: use 1 to 64", ErrUsage, o.Threads)
+	}
+	if o.LockWait < 0 {
+		return fmt.Errorf("%w: --lock-wait-timeout must not be negative", ErrUsage)
+	}
 	return nil
 }
 
@@ -78,7 +89,8 @@ type Result struct {
 
 // StatementError says which statement of a dump failed.
 type StatementError struct {
-	Num    int   // 1-based number of the statement in the dump
+	Frame  int   // 1-based number of the frame in the dump
+	Num    int   // 1-based number of the statement in its frame
 	Offset int64 // byte offset of the statement in the uncompressed dump
 	Table  string
 	Text   string // the statement's first characters
@@ -90,7 +102,7 @@ func (e *StatementError) Error() string {
 	if e.Table != "" {
 		where = " (table " + e.Table + ")"
 	}
-	return fmt.Sprintf("statement %d at byte %d%s: %v: %s", e.Num, e.Offset, where, e.Err, e.Text)
+	return fmt.Sprintf("frame %d, statement %d at byte %d%s: %v: %s", e.Frame, e.Num, e.Offset, where, e.Err, e.Text)
 }
 
 func (e *StatementError) Unwrap() []error { return []error{ErrStatement, e.Err} }
@@ -121,7 +133,7 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{conn: conn, opts: opts, res: &Result{}, loaded: map[string]int64{}}
+	r := &runner{conn: conn, db: db, opts: opts, database: opts.Database, log: log, res: &Result{}, loaded: map[string]int64{}}
 	if opts.InPlace {
 		err = r.inPlace(ctx, db, release, rd, created, log)
 	} else {
@@ -256,46 +268,160 @@ func cleanTarget(ctx context.Context, db *sql.DB, database string, created bool)
 }
 
 type runner struct {
-	conn *sql.Conn
+	conn *sql.Conn // runs every frame but data frames when loaders run
+	db   *sql.DB
 	opts Options
-	res  *Result
-	// loaded counts the rows the server took per table.
-	loaded map[string]int64
+	// database is where tables and rows load: the target, or the staging
+	// database.
+	database string
+	log      *slog.Logger
 	// hold, when set, keeps frames of the kinds it names instead of running
 	// them; held collects them in order (their Data copied).
 	hold map[dumpfile.Kind]bool
 	held []dumpfile.Frame
-	p    Progress
+	// load runs data frames on connections of their own (Threads > 1).
+	load *loaders
+	// deferred are the keys taken out of CREATE TABLEs, added after the rows.
+	deferred []deferred
+
+	mu  sync.Mutex // guards res and loaded while loaders run
+	res *Result
+	// loaded counts the rows the server took per table.
+	loaded map[string]int64
 }
 
-// exec runs (or holds) every frame of rd.
-func (r *runner) exec(ctx context.Context, rd *dumpfile.Reader) error {
+// exec runs (or holds) every frame of rd, then adds the deferred keys.
+func (r *runner) exec(ctx context.Context, rd *dumpfile.Reader) (err error) {
+	defer func() {
+		if r.load != nil {
+			if cerr := r.load.close(); err == nil {
+				err = cerr
+			}
+			r.load = nil
+		}
+	}()
 	for {
 		f, err := rd.Next()
 		if err == io.EOF {
-			return nil
+			return r.finishLoad(ctx)
 		}
 		if err != nil {
 			return err
 		}
-		if r.hold[f.Info.Kind] {
+		switch {
+		case f.Info.Kind == dumpfile.KindData && r.load != nil:
+			if err := r.load.send(f); err != nil {
+				return err
+			}
+			r.progress(f)
+			continue
+		case r.hold[f.Info.Kind]:
 			c := *f
 			c.Data = bytes.Clone(f.Data)
 			r.held = append(r.held, c)
 			continue
+		case f.Info.Kind == dumpfile.KindObjects || f.Info.Kind == dumpfile.KindTrailer:
+			// Triggers, views and routines come after every row.
+			if err := r.finishLoad(ctx); err != nil {
+				return err
+			}
 		}
-		if err := r.frame(ctx, f); err != nil {
+		if err := r.frame(ctx, r.conn, f); err != nil {
 			return err
+		}
+		r.progress(f)
+		if f.Info.Kind == dumpfile.KindHeader && r.opts.Threads > 1 {
+			if r.load, err = r.startLoaders(ctx, f); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// frame runs the statements of one checked frame and commits them.
-func (r *runner) frame(ctx context.Context, f *dumpfile.Frame) error {
+// finishLoad waits for the loaders' frames, then adds the deferred keys:
+// each table's plain keys in one ALTER TABLE (spread over the loaders),
+// then the foreign keys, which may need another table's keys.
+func (r *runner) finishLoad(ctx context.Context) error {
+	if r.load != nil {
+		if err := r.load.drain(); err != nil {
+			return err
+		}
+	}
+	todo := r.deferred
+	r.deferred = nil
+	if len(todo) > 0 {
+		start := time.Now()
+		defer func() {
+			r.log.Debug("keys added after the rows", "tables", len(todo), "seconds", time.Since(start).Seconds())
+		}()
+	}
+	var keys, fks []string
+	for _, d := range todo {
+		if len(d.keys) > 0 {
+			keys = append(keys, "ALTER TABLE "+sqlident.Quote(d.table)+" "+strings.Join(d.keys, ", "))
+		}
+		if len(d.fks) > 0 {
+			fks = append(fks, "ALTER TABLE "+sqlident.Quote(d.table)+" "+strings.Join(d.fks, ", "))
+		}
+	}
+	if r.load != nil {
+		if err := r.load.run(keys); err != nil {
+			return err
+		}
+	} else if err := execAll(ctx, r.conn, keys); err != nil {
+		return err
+	}
+	return execAll(ctx, r.conn, fks)
+}
+
+// execAll runs statements that put back keys a CREATE TABLE left out.
+func execAll(ctx context.Context, conn *sql.Conn, stmts []string) error {
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return keyError(ctx, q, err)
+		}
+	}
+	return nil
+}
+
+func keyError(ctx context.Context, q string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: add the keys after the rows (%s): %w", ErrStatement, head([]byte(q)), err)
+}
+
+// errDeadlock is MySQL's error 1213: InnoDB rolled the whole transaction
+// back, so the frame can run again.
+const errDeadlock = 1213
+
+// frame runs the statements of one checked frame on conn and commits them.
+// A frame that meets a deadlock runs again, up to three times.
+func (r *runner) frame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) error {
+	for attempt := 1; ; attempt++ {
+		err := r.runFrame(ctx, conn, f)
+		var me *mysql.MySQLError
+		if attempt < 3 && errors.As(err, &me) && me.Number == errDeadlock {
+			conn.ExecContext(ctx, "ROLLBACK")
+			continue
+		}
+		return err
+	}
+}
+
+func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) error {
 	var loaded int64
+	n := 0
 	err := Split(f.Data, func(s Statement) error {
-		r.res.Statements++
-		res, err := r.conn.ExecContext(ctx, string(s.Text))
+		n++
+		text := s.Text
+		if f.Info.Kind == dumpfile.KindSchema && bytes.HasPrefix(text, []byte("CREATE TABLE ")) {
+			if create, d, ok := deferKeys(f.Info.Table, string(text)); ok {
+				text = []byte(create)
+				r.deferred = append(r.deferred, d) // schema frames run on one goroutine
+			}
+		}
+		res, err := conn.ExecContext(ctx, string(text))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -303,7 +429,7 @@ func (r *runner) frame(ctx context.Context, f *dumpfile.Frame) error {
 			if errors.Is(err, mysql.ErrPktTooLarge) {
 				err = fmt.Errorf("%w (raise the server's max_allowed_packet, e.g. SET GLOBAL max_allowed_packet=1073741824)", err)
 			}
-			return &StatementError{Num: r.res.Statements, Offset: f.Offset + int64(s.Offset), Table: f.Info.Table, Text: head(s.Text), Err: err}
+			return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Table: f.Info.Table, Text: head(s.Text), Err: err}
 		}
 		if f.Info.Kind == dumpfile.KindData {
 			n, _ := res.RowsAffected()
@@ -317,24 +443,34 @@ func (r *runner) frame(ctx context.Context, f *dumpfile.Frame) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit frame %d: %w", f.Index+1, err)
 	}
+	if f.Info.Kind == dumpfile.KindData && loaded != f.Info.Rows {
+		return fmt.Errorf("%w: table %s part %d: the server loaded %d rows, the dump holds %d", ErrStatement, f.Info.Table, f.Info.Part, loaded, f.Info.Rows)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Statements += n
 	switch f.Info.Kind {
 	case dumpfile.KindSchema:
 		r.res.Tables++
 	case dumpfile.KindData:
-		if loaded != f.Info.Rows {
-			return fmt.Errorf("%w: table %s part %d: the server loaded %d rows, the dump holds %d", ErrStatement, f.Info.Table, f.Info.Part, loaded, f.Info.Rows)
-		}
 		r.loaded[f.Info.Table] += loaded
 		r.res.Rows += loaded
 	}
-	if r.opts.Progress != nil {
-		r.p.Table, r.p.Rows, r.p.Statements, r.p.Offset = f.Info.Table, r.res.Rows, r.res.Statements, f.Offset+int64(len(f.Data))
-		r.opts.Progress(r.p)
-	}
 	return nil
+}
+
+// progress reports after frame f was run or handed to a loader.
+func (r *runner) progress(f *dumpfile.Frame) {
+	if r.opts.Progress == nil {
+		return
+	}
+	r.mu.Lock()
+	p := Progress{Table: f.Info.Table, Rows: r.res.Rows, Statements: r.res.Statements, Offset: f.Offset + int64(len(f.Data))}
+	r.mu.Unlock()
+	r.opts.Progress(p)
 }
 
 // head returns the first characters of a statement for an error message.

@@ -118,6 +118,7 @@ func (r *runner) staged(ctx context.Context, db *sql.DB, release func(), rd *dum
 	}()
 
 	log.Debug("loading into a staging database", "staging", st.newDB)
+	r.database = st.newDB
 	if err := useDatabase(ctx, r.conn, st.newDB); err != nil {
 		return err
 	}
@@ -197,19 +198,19 @@ func (st *stage) discard(ctx context.Context, created bool) error {
 // with triggers cannot move to another database. Events are left out: one
 // could fire on the staged rows before the swap.
 func (st *stage) rehearse(ctx context.Context, r *runner) error {
-	n := 0
 	for i := range r.held {
 		f := &r.held[i]
 		if f.Info.Kind != dumpfile.KindObjects || bytes.HasPrefix(f.Data, []byte("--\n-- EVENT ")) {
 			continue
 		}
+		n := 0
 		err := Split(f.Data, func(s Statement) error {
 			n++
 			if _, err := r.conn.ExecContext(ctx, string(s.Text)); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return &StatementError{Num: n, Offset: f.Offset + int64(s.Offset), Text: head(s.Text), Err: err}
+				return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Text: head(s.Text), Err: err}
 			}
 			return nil
 		})
@@ -376,7 +377,7 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 	}
 	st.renamed = true
 	for i := range r.held {
-		if err := r.frame(ctx, &r.held[i]); err != nil {
+		if err := r.frame(ctx, conn, &r.held[i]); err != nil {
 			return err
 		}
 	}

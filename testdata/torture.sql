@@ -100,6 +100,17 @@ CREATE TABLE `a_loans` (`id` INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, `user_id` 
 INSERT INTO `z_users` (`name`) VALUES ('Layla'), ('يوسف');
 INSERT INTO `a_loans` (`user_id`, `principal`, `status`) VALUES (1, 1000.500, 'active'), (2, 250.125, 'paid');
 
+-- Keys a restore adds after the rows: plain keys among unique ones, a
+-- foreign key onto a plain (non-unique) key of a table that sorts first,
+-- an AUTO_INCREMENT column that is not the primary key.
+CREATE TABLE `b_branches` (`id` INT PRIMARY KEY, `code` VARCHAR(10) NOT NULL, `region` INT,
+  KEY `idx_code` (`code`), UNIQUE KEY `u_region_code` (`region`, `code`), KEY `idx_region` (`region` DESC)) ENGINE=InnoDB;
+CREATE TABLE `c_staff` (`n` INT NOT NULL AUTO_INCREMENT, `branch_code` VARCHAR(10), `name` VARCHAR(50),
+  PRIMARY KEY (`name`), KEY `n` (`n`), KEY `idx_branch` (`branch_code`) COMMENT 'lookup, by branch',
+  CONSTRAINT `fk_staff_branch` FOREIGN KEY (`branch_code`) REFERENCES `b_branches` (`code`) ON UPDATE CASCADE) ENGINE=InnoDB;
+INSERT INTO `b_branches` VALUES (1, 'AMM', 1), (2, 'IRB', 1), (3, 'AQJ', 2);
+INSERT INTO `c_staff` (`branch_code`, `name`) VALUES ('AMM', 'Rania'), ('IRB', 'Omar');
+
 -- No primary key, duplicate rows; MyISAM and Aria.
 CREATE TABLE `nokey` (`a` INT, `b` VARCHAR(10)) ENGINE=InnoDB;
 INSERT INTO `nokey` VALUES (1, 'x'), (1, 'x'), (NULL, NULL);
@@ -115,6 +126,7 @@ INSERT INTO `installments` (`loan_id`, `seq`, `due_date`, `amount`, `paid_at`, `
   SELECT `seq` DIV 12, `seq` MOD 12, '2020-01-01' + INTERVAL `seq` DAY, `seq` * 1.125,
          IF(`seq` MOD 3 = 0, NULL, '2020-01-05 10:00:00' + INTERVAL `seq` HOUR), CONCAT('قسط رقم ', `seq`, ' — payment ', SHA1(`seq`))
   FROM `seq_1_to_60000`;
+ALTER TABLE `installments` ADD KEY `idx_loan` (`loan_id`, `seq`), ADD KEY `idx_due` (`due_date`);
 
 -- A row of tens of MB (needs max_allowed_packet of 64M or more to restore).
 CREATE TABLE `receipts` (`id` INT PRIMARY KEY, `scan` LONGBLOB, `ocr` LONGTEXT) ENGINE=InnoDB;
