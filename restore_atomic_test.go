@@ -207,3 +207,21 @@ func TestInterruptedRestore(t *testing.T) {
 	assertNoStaging(t, srv)
 	assertServerIdle(t, srv)
 }
+
+// TestRestoreWithoutTables restores dumps with no table at all (an empty
+// database, one with a routine only): the swap has nothing to rename.
+func TestRestoreWithoutTables(t *testing.T) {
+	srv := testdb.Get(t)
+	empty, routine := srv.CreateDB(t, "notables"), srv.CreateDB(t, "routineonly")
+	srv.Exec(t, routine, "CREATE PROCEDURE p() SELECT 1")
+	for _, src := range []string{empty, routine} {
+		file := filepath.Join(t.TempDir(), "d.sql.zst")
+		mustRun(t, append([]string{"--quiet", "dump", "-D", src, "-o", file}, connArgs(srv)...)...)
+		dst := srv.CreateDB(t, "notables_dst")
+		mustRun(t, append(append([]string{"--quiet", "restore", "-D", dst}, connArgs(srv)...), file)...)
+		if got := names(t, srv.Open(t, ""), "SELECT ROUTINE_NAME, '' FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", dst); len(got) != map[bool]int{true: 1}[src == routine] {
+			t.Errorf("restored routines of %s: %v", src, got)
+		}
+		assertNoStaging(t, srv)
+	}
+}

@@ -372,7 +372,7 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 	for _, t := range st.incoming {
 		pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
 	}
-	if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+	if err := renameTables(ctx, conn, pairs); err != nil {
 		return fmt.Errorf("swap the tables in: %w", err)
 	}
 	st.renamed = true
@@ -439,7 +439,7 @@ func (st *stage) rollback(ctx context.Context) error {
 		for _, t := range st.moved {
 			pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
 		}
-		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+		if err := renameTables(ctx, conn, pairs); err != nil {
 			return fmt.Errorf("rename the tables back: %w", err)
 		}
 		st.renamed = false
@@ -473,6 +473,16 @@ func (st *stage) rollback(ctx context.Context) error {
 		return fmt.Errorf("the target still differs: %s", diff)
 	}
 	return nil
+}
+
+// renameTables runs one RENAME TABLE for all pairs ("a TO b"), which the
+// server does atomically; none is nothing to do.
+func renameTables(ctx context.Context, conn *sql.Conn, pairs []string) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	_, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", "))
+	return err
 }
 
 // onIncoming reports whether trigger name sits on a table the swap moved in.
