@@ -143,6 +143,14 @@ type Query struct {
 	Where string
 	// Args are the values for Where's placeholders.
 	Args []any
+	// After and Through bound the key range read: rows whose key is after
+	// After and not after Through, compared as tuples in index order (the
+	// nested form of build), so that chunks (After_i, Through_i] with
+	// Through_i = After_i+1 cover a table with every row exactly once.
+	// nil means unbounded. Each holds one value per key column, as the
+	// server sends it in a row (for KeyOrdinal the number, as Boundary
+	// returns it), and is passed back like a last row's key. They need a Key.
+	After, Through [][]byte
 }
 
 // Options tunes a Cursor. The zero value is valid.
@@ -168,6 +176,8 @@ type Cursor struct {
 	first string // SQL of the first page (or the only query without a key)
 	next  string // SQL of the following pages; "" without a key
 	args  []any  // copy of Query.Args
+	lower []any  // arguments of the After condition of the first page
+	upper []any  // arguments of the Through condition of every page
 	key   []keyState
 	cols  int // len(Query.Columns): Values hides what follows
 
@@ -225,7 +235,9 @@ func New(q Query, o Options) (*Cursor, error) {
 	for i, k := range q.Key {
 		c.key[i] = keyState{KeyColumn: k, pos: b.keyPos[i], buf: make([]byte, 0, 16)}
 	}
-	c.qargs = make([]any, 0, 2*len(q.Key)+len(q.Args)+1)
+	c.lower = boundArgs(q.Key, q.After)
+	c.upper = boundArgs(q.Key, q.Through)
+	c.qargs = make([]any, 0, 2*len(q.Key)+len(c.upper)+len(q.Args)+1)
 	return c, nil
 }
 
@@ -257,7 +269,36 @@ func validate(q Query) error {
 			}
 		}
 	}
+	for _, b := range []struct {
+		name string
+		vals [][]byte
+	}{{"After", q.After}, {"Through", q.Through}} {
+		if b.vals == nil {
+			continue
+		}
+		if len(b.vals) != len(q.Key) {
+			return fmt.Errorf("paginate: query on %s: %s has %d values for a key of %d columns", q.Table, b.name, len(b.vals), len(q.Key))
+		}
+		for j, v := range b.vals {
+			if v == nil {
+				return fmt.Errorf("paginate: query on %s: %s value %d is NULL", q.Table, b.name, j)
+			}
+		}
+	}
 	return nil
+}
+
+// boundArgs converts a bound's values for the driver, in the order the
+// nested condition takes them; nil for no bound.
+func boundArgs(key []KeyColumn, vals [][]byte) []any {
+	if vals == nil {
+		return nil
+	}
+	ks := make([]keyState, len(key))
+	for i := range key {
+		ks[i] = keyState{KeyColumn: key[i], buf: slices.Clone(vals[i])}
+	}
+	return appendCondArgs(nil, ks)
 }
 
 // Next advances to the next row and reports whether there is one. When the
@@ -327,8 +368,11 @@ func (c *Cursor) query(ctx context.Context, db Querier) bool {
 	} else {
 		if c.pages > 0 {
 			query = c.next
-			c.appendKeyArgs()
+			c.qargs = appendCondArgs(c.qargs, c.key)
+		} else {
+			c.qargs = append(c.qargs, c.lower...)
 		}
+		c.qargs = append(c.qargs, c.upper...)
 		c.limit = max(c.pageSize(), 1)
 	}
 	c.qargs = append(c.qargs, c.args...)
@@ -368,17 +412,17 @@ func (c *Cursor) saveKey() error {
 	return nil
 }
 
-// appendKeyArgs appends the keyset condition's arguments: a column's value
-// twice (for "k > ?" and "k = ?"), the last column's once.
-func (c *Cursor) appendKeyArgs() {
-	for i := range c.key {
-		k := &c.key[i]
-		v := k.arg()
-		c.qargs = append(c.qargs, v)
-		if i < len(c.key)-1 {
-			c.qargs = append(c.qargs, v)
+// appendCondArgs appends a nested key condition's arguments: a column's
+// value twice (for "k > ?" and "k = ?"), the last column's once.
+func appendCondArgs(args []any, key []keyState) []any {
+	for i := range key {
+		v := key[i].arg()
+		args = append(args, v)
+		if i < len(key)-1 {
+			args = append(args, v)
 		}
 	}
+	return args
 }
 
 // arg converts the saved value for the driver.
