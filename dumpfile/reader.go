@@ -241,6 +241,9 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 			return fmt.Errorf("%w: table %q: the trailer says %d rows in %d frames, the file has %d rows in %d frames",
 				ErrCorrupt, ts.Name, ts.Rows, ts.DataFrames, got, r.parts[ts.Name])
 		}
+		if err := checkIndex(ts); err != nil {
+			return fmt.Errorf("%w: table %q: %v", ErrCorrupt, ts.Name, err)
+		}
 	}
 	for name := range r.rows {
 		if !seen[name] {
@@ -249,6 +252,23 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 	}
 	r.trailer = &t
 	r.done = true
+	return nil
+}
+
+// checkIndex checks a table's frame index against its counts (the offsets
+// themselves are checked by whoever seeks to them: each must start a frame
+// of this table). A table without an index passes.
+func checkIndex(ts TableSummary) error {
+	if ts.Frames == nil {
+		return nil
+	}
+	var rows int64
+	for _, f := range ts.Frames {
+		rows += f[2]
+	}
+	if len(ts.Frames) != ts.DataFrames || rows != ts.Rows {
+		return fmt.Errorf("the trailer's index lists %d frames with %d rows, its counts say %d with %d", len(ts.Frames), rows, ts.DataFrames, ts.Rows)
+	}
 	return nil
 }
 
