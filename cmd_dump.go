@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -49,6 +50,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 reads on one connection"},
+			&cli.IntFlag{Name: "chunk-rows", Hidden: true, Usage: "rows per key-range chunk of a big table with --threads above 1 (default 100000)"},
 		}, append(append(encryptFlags(), connFlags()...), memFlags()...)...),
 		Action: env.runDump,
 	}
@@ -59,7 +62,10 @@ func (e *appEnv) runDump(c *cli.Context) error {
 		return usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
 	}
 	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), Tool: "lms-backup " + version,
-		LockWait: c.Duration("lock-wait-timeout")}
+		LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads"), ChunkRows: c.Int("chunk-rows")}
+	if opts.Threads < 1 {
+		return usagef("--threads %d: use 1 or more (1 dumps on one connection; the default is the number of CPUs, %d)", opts.Threads, runtime.NumCPU())
+	}
 	if opts.LockWait < time.Second {
 		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
 	}
@@ -245,7 +251,7 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 		}
 	}
 	attrs := []any{"tables", len(res.Tables), "rows", res.Rows, "bytes", res.Written, "frames", res.Frames,
-		"seconds", res.Duration.Seconds(), "output", out, "warnings", len(res.Warnings)}
+		"seconds", res.Duration.Seconds(), "output", out, "warnings", len(res.Warnings), "consistency", res.Header.Consistency}
 	if res.Header.BinlogFile != "" {
 		attrs = append(attrs, "binlog_file", res.Header.BinlogFile, "binlog_pos", res.Header.BinlogPos, "gtid", res.Header.GTID)
 	}
