@@ -34,7 +34,11 @@ func NewWriter(w io.Writer, c Compression) (*Writer, error) {
 	fw := &Writer{w: w, c: c, index: map[string]*tableIndex{}}
 	switch c {
 	case Zstd:
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		// SpeedFastest: on the dump's SQL in 1 MiB frames it compresses as
+		// well as SpeedDefault (measured at fixture scale 20: 34.8 vs 35.0
+		// MB of 125 MB; zstd -3 makes 35.4) in two thirds of the time (0.45
+		// vs 0.70 s), and compression is most of a dump's CPU.
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithWindowSize(1<<20))
 		if err != nil {
 			return nil, fmt.Errorf("start zstd: %w", err)
