@@ -52,10 +52,7 @@ func planChunks(ctx context.Context, conn *sql.Conn, t *table, rows int, emit fu
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return emit(chunk{t: t}) // empty, or values beyond int64
-		}
-		if span := uint64(hi) - uint64(lo); span/2 < uint64(t.Estimate) {
+		if span := uint64(hi) - uint64(lo); ok && span/2 < uint64(t.Estimate) {
 			return denseChunks(t, lo, hi, rows, emit)
 		}
 	}
@@ -98,8 +95,8 @@ func denseChunks(t *table, lo, hi int64, rows int, emit func(chunk) error) error
 }
 
 // keyRange returns MIN and MAX of t's single-column key; false when the
-// table is empty or a value does not fit an int64 (a BIGINT UNSIGNED
-// above 2^63), so that the caller walks the index instead.
+// table is empty (the estimate was stale) or a value does not fit an int64
+// (a BIGINT UNSIGNED above 2^63), so that the caller walks the index.
 func keyRange(ctx context.Context, conn *sql.Conn, t *table) (lo, hi int64, ok bool, err error) {
 	col := string(AppendIdent(nil, t.key[0].Name))
 	var min, max sql.NullString

@@ -105,37 +105,38 @@ const startSnapshot = "START TRANSACTION WITH CONSISTENT SNAPSHOT"
 // lock can be had (see parallelSnapshot), it is one connection in
 // START TRANSACTION WITH CONSISTENT SNAPSHOT, as mariadb-dump
 // --single-transaction. On error the connections taken are closed.
-func openSession(ctx context.Context, db *sql.DB, opts Options, log *slog.Logger) (s *session, err error) {
-	s = &session{consistency: "single-transaction"}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
-	if s.meta, err = s.take(ctx, db, opts.LockWait); err != nil {
+func openSession(ctx context.Context, db *sql.DB, opts Options, log *slog.Logger) (*session, error) {
+	s := &session{consistency: "single-transaction"}
+	if err := s.open(ctx, db, opts, log); err != nil {
+		s.close()
 		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) open(ctx context.Context, db *sql.DB, opts Options, log *slog.Logger) error {
+	var err error
+	if s.meta, err = s.take(ctx, db, opts.LockWait); err != nil {
+		return err
 	}
 	if opts.Threads > 1 {
 		for range opts.Threads {
 			conn, err := s.take(ctx, db, opts.LockWait)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.workers = append(s.workers, conn)
 		}
 		ok, err := s.parallelSnapshot(ctx, db, min(opts.LockWait, maxGlobalLockWait), log)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return s, nil
+		if err != nil || ok {
+			return err
 		}
 		s.dropWorkers()
 	}
 	if _, err := s.meta.ExecContext(ctx, startSnapshot); err != nil {
-		return nil, fmt.Errorf("start snapshot: %w", err)
+		return fmt.Errorf("start snapshot: %w", err)
 	}
-	return s, nil
+	return nil
 }
 
 // parallelSnapshot opens the same snapshot on meta and every worker. On a
@@ -147,10 +148,11 @@ func openSession(ctx context.Context, db *sql.DB, opts Options, log *slog.Logger
 // the binary log position read from one holds for all.
 //
 // The lock is waited for at most wait. It reports false, having said why
-// in s.fallback, when no lock can be had: the account lacks the RELOAD
-// privilege, the server knows neither statement, or another session held
-// a lock that long (a LOCK TABLES, a long DDL). Then the caller dumps on
-// one connection. An error means the dump cannot go on.
+// in s.fallback, when the server refuses the lock: the account lacks the
+// RELOAD privilege, the server knows neither statement, or another session
+// held a lock that long (a LOCK TABLES, a long DDL). Then the caller dumps
+// on one connection. An error (a broken connection, a cancel) means the
+// dump cannot go on.
 func (s *session) parallelSnapshot(ctx context.Context, db *sql.DB, wait time.Duration, log *slog.Logger) (bool, error) {
 	ctl, release, err := dbconn.Dedicated(ctx, db)
 	if err != nil {
@@ -162,10 +164,14 @@ func (s *session) parallelSnapshot(ctx context.Context, db *sql.DB, wait time.Du
 		return false, fmt.Errorf("set up the control session: %w", err)
 	}
 	method, unlock, err := blockCommits(ctx, ctl)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
+	var refused *mysql.MySQLError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case !errors.As(err, &refused): // the connection broke: no reason to go on
+		return false, fmt.Errorf("take the global lock: %w", err)
+	default:
 		s.fallback = fallbackReason(err, wait) + "; dumping with one connection"
 		return false, nil
 	}
@@ -195,8 +201,9 @@ func (s *session) parallelSnapshot(ctx context.Context, db *sql.DB, wait time.Du
 // returns its name for the header and the statement that releases it.
 // BACKUP STAGE is tried first; FLUSH TABLES WITH READ LOCK, which also
 // waits for running statements and blocks writes while it waits, only when
-// the server does not know or allow BACKUP STAGE. After a lock wait
-// timeout nothing else is tried: FTWRL would wait for the same lock.
+// the server refuses BACKUP STAGE (unknown, or not allowed). After a lock
+// wait timeout or a broken connection nothing else is tried: FTWRL would
+// wait for the same lock, or fail the same way.
 func blockCommits(ctx context.Context, ctl *sql.Conn) (method, unlock string, err error) {
 	_, err = ctl.ExecContext(ctx, "BACKUP STAGE START")
 	if err == nil {
@@ -205,11 +212,12 @@ func blockCommits(ctx context.Context, ctl *sql.Conn) (method, unlock string, er
 		}
 		ctl.ExecContext(ctx, "BACKUP STAGE END")
 	}
-	if isLockWait(err) || ctx.Err() != nil {
+	var refused *mysql.MySQLError
+	if !errors.As(err, &refused) || isLockWait(err) || ctx.Err() != nil {
 		return "", "", err
 	}
 	if _, ferr := ctl.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); ferr != nil {
-		return "", "", errors.Join(err, ferr)
+		return "", "", fmt.Errorf("%w; %w", err, ferr)
 	}
 	return "flush-tables-with-read-lock", "UNLOCK TABLES", nil
 }
