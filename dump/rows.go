@@ -78,8 +78,7 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 		fb, frameRows, frameSize = nil, 0, d.frameSize()
 		return err
 	}
-	for cur.Next(ctx, rd.conn) {
-		vals := cur.Values()
+	err = cur.ForEach(ctx, rd.conn, func(vals []sql.RawBytes) error {
 		rd.row = append(rd.row[:0], '(')
 		for i := range vals {
 			if i > 0 {
@@ -102,6 +101,7 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 			stmtLen = 0
 		}
 		if fb == nil {
+			var err error
 			if fb, err = d.pipe.get(ctx); err != nil {
 				return err
 			}
@@ -123,8 +123,9 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 			d.warn("a row needs a statement larger than the server's max_allowed_packet: the restoring server and client need a larger max_allowed_packet",
 				"table", t.Name, "statement_bytes", stmtLen+2, "max_allowed_packet", d.maxPacket)
 		}
-	}
-	if err := cur.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if fb != nil {

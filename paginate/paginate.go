@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -194,6 +195,13 @@ type Cursor struct {
 	logged bool
 	done   bool
 	err    error
+
+	// ForEach's state: the driver's values of a row, buffers for the
+	// numbers among them, the query's arguments for the driver.
+	dv    []driver.Value
+	num   [][]byte
+	named []driver.NamedValue
+	noRaw bool // the driver cannot run queries with arguments itself
 }
 
 // keyState is a key column and the copy of its value in the last row of the
@@ -358,6 +366,22 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 
 // query opens the next page.
 func (c *Cursor) query(ctx context.Context, db Querier) bool {
+	query := c.page(ctx)
+	rows, err := db.QueryContext(ctx, query, c.qargs...)
+	clear(c.qargs) // drop references to key strings and the caller's Args
+	if err != nil {
+		c.fail(ctx, "query", c.pages+1, err)
+		return false
+	}
+	c.rows = rows
+	c.n = 0
+	c.pages++
+	return true
+}
+
+// page returns the SQL of the next page, with its arguments in c.qargs,
+// and asks for its size. The caller clears c.qargs after the query.
+func (c *Cursor) page(ctx context.Context) string {
 	query := c.first
 	c.qargs = c.qargs[:0]
 	if c.next == "" {
@@ -379,16 +403,7 @@ func (c *Cursor) query(ctx context.Context, db Querier) bool {
 	if c.next != "" {
 		c.qargs = append(c.qargs, int64(c.limit))
 	}
-	rows, err := db.QueryContext(ctx, query, c.qargs...)
-	clear(c.qargs) // drop references to key strings and the caller's Args
-	if err != nil {
-		c.fail(ctx, "query", c.pages+1, err)
-		return false
-	}
-	c.rows = rows
-	c.n = 0
-	c.pages++
-	return true
+	return query
 }
 
 // saveKey copies the key of the current row, which RawBytes only lends until
