@@ -33,12 +33,21 @@ any database name. The file appears under its name only when complete
 (mode 0600); a failed or interrupted dump leaves the previous file untouched.
 Compression follows --compress, else the extension (.zst, .gz, .sql), else zstd.
 
+With --threads N (default: the number of CPUs) N connections read in
+parallel, big tables in key ranges, all from one snapshot: commits are
+blocked for a moment (BACKUP STAGE BLOCK_COMMIT, else FLUSH TABLES WITH
+READ LOCK; this needs the RELOAD privilege) while the connections start
+it. Without RELOAD, or when another session holds a lock longer than
+min(--lock-wait-timeout, 30s), the dump says so and uses one connection.
+The dump header's "consistency" says which happened.
+
 EXAMPLES:
    lms-backup dump --database lms -o /var/backups/lms.sql.zst
    lms-backup dump --defaults-file /etc/lms/backup.cnf -D lms -o lms.sql.gz
    MYSQL_PWD=... lms-backup dump -h db.internal -u backup -D lms -o - | ssh vault 'cat > lms.sql.zst'
    lms-backup --log-format json dump -D lms -o /var/backups/lms/ --keep 14   (nightly, from cron)
    lms-backup dump -D lms -o /var/backups/lms/ --recipients-file /etc/lms/backup.recipients
+   lms-backup dump -D lms -o lms.sql.zst --threads 1   (one connection, no global lock)
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{

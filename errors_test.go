@@ -86,6 +86,8 @@ func TestBadInput(t *testing.T) {
 		{name: "compression against extension", args: dumpTo(filepath.Join(dir, "g.sql.gz"), "--compress", "zstd"), code: exitUsage, want: "extension"},
 		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: exitUsage, want: "12XB"},
 		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: exitUsage, want: "keep or strip"},
+		{name: "no threads", args: dumpTo(filepath.Join(dir, "o.sql"), "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 or more"},
+		{name: "too many threads", args: dumpTo(filepath.Join(dir, "p.sql"), "--threads", "65"), code: exitUsage, want: "--threads 65: use 1 to 64"},
 		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: exitUsage, want: "xml"},
 		{name: "malformed DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "n.sql"), "--dsn", "root:Wr0ng-S3cret@tcp(127.0.0.1"}, code: exitUsage, want: "--dsn"},
 		{name: "DSN with host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "j.sql"), "--dsn", srv.DSN(""), "--host", "x"}, code: exitUsage, want: "--host"},
