@@ -215,7 +215,7 @@ func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.L
 		return nil, err
 	}
 	defer fw.Close()
-	d.pipe = newPipe(fw, len(s.workers)+pipeSpare)
+	d.pipe = newPipe(fw, max(len(s.workers), 1)+pipeSpare) // meta reads when there are no workers
 	err = d.run(ctx, s, hdr)
 	if err != nil {
 		cancel()
