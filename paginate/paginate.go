@@ -7,6 +7,12 @@
 // one) and the page size, which a function it passes is asked for before every
 // page. A table without a usable key is read in one streamed query instead.
 //
+// A cursor can be bounded to a key range (Query.After, Query.Through), and
+// Boundary cuts a table into ranges of a given row count, so that several
+// connections can read one table in chunks. ForEach reads the rows through
+// the driver itself, for callers to whom database/sql's cost per row
+// matters.
+//
 // Consistency across pages is the caller's business: pass the same *sql.Conn
 // or *sql.Tx inside a REPEATABLE READ snapshot transaction to every Next and
 // the cursor reads one snapshot; with a *sql.DB each page may run on another
