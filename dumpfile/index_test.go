@@ -3,14 +3,11 @@ package dumpfile
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // interleaved writes a dump whose tables' data frames interleave, with
@@ -77,40 +74,37 @@ func TestTrailerIndex(t *testing.T) {
 	}
 }
 
-// frameAt decompresses file[off:off+n] alone and returns its marker.
+// frameAt reads the frame at off+n with ReadFrameAt.
 func frameAt(t *testing.T, file []byte, c Compression, off, n int64) FrameInfo {
 	t.Helper()
-	raw := file[off : off+n]
-	var text []byte
-	var err error
-	switch c {
-	case Zstd:
-		dec, derr := zstd.NewReader(nil)
-		if derr != nil {
-			t.Fatal(derr)
-		}
-		defer dec.Close()
-		text, err = dec.DecodeAll(raw, nil)
-	case Gzip:
-		var gz *gzip.Reader
-		if gz, err = gzip.NewReader(bytes.NewReader(raw)); err == nil {
-			text, err = io.ReadAll(gz)
-		}
-	default:
-		text = raw
-	}
+	f, err := ReadFrameAt(bytes.NewReader(file), c, off, n)
 	if err != nil {
-		t.Fatalf("frame at %d+%d: %v", off, n, err)
+		t.Fatal(err)
 	}
-	i := bytes.LastIndex(text, []byte(framePrefix))
-	if i < 0 || !bytes.HasSuffix(text, []byte("\n")) {
-		t.Fatalf("frame at %d+%d does not end with a marker: %q", off, n, text)
+	return f.Info
+}
+
+// TestReadFrameAtRefusesDamage: bytes that are not one whole frame, or a
+// frame whose content was changed, are refused as corrupt.
+func TestReadFrameAtRefusesDamage(t *testing.T) {
+	for _, c := range []Compression{Zstd, Gzip, None} {
+		t.Run(string(c), func(t *testing.T) {
+			file, tr := interleaved(t, c)
+			f := tr.Tables[0].Frames[1]
+			for name, span := range map[string][2]int64{"cut short": {f[0], f[1] - 1}, "shifted": {f[0] + 1, f[1]}, "past the end": {f[0], int64(len(file))}} {
+				if _, err := ReadFrameAt(bytes.NewReader(file), c, span[0], span[1]); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s: %v, want ErrCorrupt", name, err)
+				}
+			}
+		})
 	}
-	info, ok := checkMarker(bytes.TrimSuffix(text[i:], []byte("\n")), text[:i])
-	if !ok {
-		t.Fatalf("frame at %d+%d: marker does not match its content", off, n)
+	file, tr := interleaved(t, None)
+	f := tr.Tables[0].Frames[0]
+	bad := append([]byte(nil), file...)
+	bad[f[0]+10] ^= 1
+	if _, err := ReadFrameAt(bytes.NewReader(bad), None, f[0], f[1]); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("changed content: %v, want ErrCorrupt", err)
 	}
-	return info
 }
 
 // TestWriterRejectsWrongPart: an explicit part out of order is refused

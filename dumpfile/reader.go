@@ -280,3 +280,50 @@ func (r *Reader) Close() error {
 	}
 	return nil
 }
+
+// ReadFrameAt reads and checks the one frame stored at [off, off+n) of a
+// dump compressed with c, as the trailer's index (TableSummary.Schema and
+// Frames) locates it, without reading anything before it: the way to read
+// one table of a large dump. The frame's Offset and Index are unknown
+// (zero). Errors wrap ErrCorrupt when the bytes are not one whole frame.
+func ReadFrameAt(r io.ReaderAt, c Compression, off, n int64) (*Frame, error) {
+	if off < 0 || n <= 0 || n > MaxFrame {
+		return nil, fmt.Errorf("%w: no frame at %d+%d", ErrCorrupt, off, n)
+	}
+	raw := make([]byte, n)
+	if _, err := r.ReadAt(raw, off); err != nil {
+		return nil, fmt.Errorf("%w: read frame at %d+%d: %v", ErrCorrupt, off, n, err)
+	}
+	var text []byte
+	var err error
+	switch c {
+	case Zstd:
+		var dec *zstd.Decoder
+		if dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxFrame)); err != nil {
+			return nil, fmt.Errorf("start zstd: %w", err)
+		}
+		defer dec.Close()
+		text, err = dec.DecodeAll(raw, nil)
+	case Gzip:
+		var gz *gzip.Reader
+		if gz, err = gzip.NewReader(bytes.NewReader(raw)); err == nil {
+			gz.Multistream(false)
+			text, err = io.ReadAll(gz)
+		}
+	default:
+		text = raw
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: frame at %d+%d: %v", ErrCorrupt, off, n, err)
+	}
+	body := bytes.TrimSuffix(text, []byte("\n"))
+	i := bytes.LastIndex(body, []byte(framePrefix))
+	if i < 0 || len(body) == len(text) {
+		return nil, fmt.Errorf("%w: the bytes at %d+%d do not end with a frame marker", ErrCorrupt, off, n)
+	}
+	info, ok := checkMarker(body[i:], text[:i])
+	if !ok {
+		return nil, fmt.Errorf("%w: the frame at %d+%d does not match its marker", ErrCorrupt, off, n)
+	}
+	return &Frame{Info: info, Data: text[:i]}, nil
+}
