@@ -53,6 +53,32 @@ func dataFrames(tr *dumpfile.Trailer) map[string]int {
 	return m
 }
 
+// checkIndex reads every frame the trailer's index lists on its own: each
+// is the schema frame or the data part of its table it says.
+func checkIndex(t *testing.T, path string, tr *dumpfile.Trailer) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, ts := range tr.Tables {
+		if ts.Schema == nil || len(ts.Frames) != ts.DataFrames {
+			t.Fatalf("table %s: no index in the trailer: %+v", ts.Name, ts)
+		}
+		fr, err := dumpfile.ReadFrameAt(f, dumpfile.Zstd, ts.Schema[0], ts.Schema[1])
+		if err != nil || fr.Info.Kind != dumpfile.KindSchema || fr.Info.Table != ts.Name {
+			t.Fatalf("table %s: schema frame at %v: %v %+v", ts.Name, ts.Schema, err, fr)
+		}
+		for i, ref := range ts.Frames {
+			fr, err := dumpfile.ReadFrameAt(f, dumpfile.Zstd, ref[0], ref[1])
+			if err != nil || fr.Info.Kind != dumpfile.KindData || fr.Info.Table != ts.Name || fr.Info.Part != i+1 || fr.Info.Rows != ref[2] {
+				t.Fatalf("table %s: part %d at %v: %v %+v", ts.Name, i+1, ref, err, fr)
+			}
+		}
+	}
+}
+
 // TestParallelSnapshotConsistency commits transfers between accounts (and
 // a ledger row and a counter update with each) from other connections
 // while a dump with two reading connections reads the tables in chunks:
@@ -211,6 +237,7 @@ func TestChunkBoundaries(t *testing.T) {
 	if frames["nokey"] != 1 {
 		t.Errorf("table nokey: %d data frames, want 1", frames["nokey"])
 	}
+	checkIndex(t, out, tr)
 	dst := srv.CreateDB(t, "chunkscopy")
 	mustRun(t, append(append([]string{"--quiet", "restore", "-D", dst}, connArgs(srv)...), out)...)
 	compareDatabases(t, srv, src, dst)
