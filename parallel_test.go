@@ -224,7 +224,10 @@ func TestChunkBoundaries(t *testing.T) {
 		// No key at all, with duplicate rows: one chunk.
 		"CREATE TABLE nokey (v INT, w VARCHAR(10))",
 		"INSERT INTO nokey SELECT seq % 100, 'x' FROM seq_1_to_3000",
-		"ANALYZE TABLE dense, sparse, signed, composite, textkey, nokey")
+		// An ENUM in the key gives no range scan: one chunk.
+		"CREATE TABLE enumkey (e ENUM('z', 'a') NOT NULL, id INT NOT NULL, PRIMARY KEY (e, id))",
+		"INSERT INTO enumkey SELECT ELT(1 + seq % 2, 'z', 'a'), seq FROM seq_1_to_3000",
+		"ANALYZE TABLE dense, sparse, signed, composite, textkey, nokey, enumkey")
 	out := filepath.Join(t.TempDir(), "chunks.sql.zst")
 	mustRun(t, append([]string{"--quiet", "dump", "-D", src, "-o", out, "--threads", "2", "--chunk-rows", "300"}, connArgs(srv)...)...)
 	_, tr := readTrailer(t, out)
@@ -234,15 +237,17 @@ func TestChunkBoundaries(t *testing.T) {
 			t.Errorf("table %s: %d data frames, want at least %d (one per chunk)", table, frames[table], min)
 		}
 	}
-	if frames["nokey"] != 1 {
-		t.Errorf("table nokey: %d data frames, want 1", frames["nokey"])
+	for _, table := range []string{"nokey", "enumkey"} {
+		if frames[table] != 1 {
+			t.Errorf("table %s: %d data frames, want 1", table, frames[table])
+		}
 	}
 	checkIndex(t, out, tr)
 	dst := srv.CreateDB(t, "chunkscopy")
 	mustRun(t, append(append([]string{"--quiet", "restore", "-D", dst}, connArgs(srv)...), out)...)
 	compareDatabases(t, srv, src, dst)
 	a, b := srv.Open(t, src), srv.Open(t, dst)
-	for _, table := range []string{"dense", "sparse", "signed", "composite", "textkey", "nokey"} {
+	for _, table := range []string{"dense", "sparse", "signed", "composite", "textkey", "nokey", "enumkey"} {
 		var na, nb int
 		a.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&na)
 		b.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&nb)

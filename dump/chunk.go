@@ -27,7 +27,10 @@ type chunk struct {
 // planChunks cuts t into chunks of about rows rows in key order and hands
 // each to emit as soon as it is known, so reading starts while the rest of
 // the table is planned. A table without a key, or with an estimate of at
-// most two chunks, is one chunk.
+// most two chunks, is one chunk; so is a table whose key has an ENUM, SET
+// or BIT column (paginate.KeyOrdinal): compared with a number such a
+// column gives no range scan, so every boundary and every chunk would scan
+// the index from its start.
 //
 // How the bounds are found:
 //   - a single integer key whose values are dense (max-min+1 at most twice
@@ -44,7 +47,7 @@ type chunk struct {
 //
 // conn must be inside the readers' snapshot.
 func planChunks(ctx context.Context, conn *sql.Conn, t *table, rows int, emit func(chunk) error) error {
-	if len(t.key) == 0 || t.Estimate <= 2*int64(rows) {
+	if len(t.key) == 0 || t.Estimate <= 2*int64(rows) || hasOrdinal(t.key) {
 		return emit(chunk{t: t})
 	}
 	if len(t.key) == 1 && isInteger(t.columnType(t.key[0].Name)) {
@@ -110,6 +113,16 @@ func keyRange(ctx context.Context, conn *sql.Conn, t *table) (lo, hi int64, ok b
 	lo, err1 := strconv.ParseInt(min.String, 10, 64)
 	hi, err2 := strconv.ParseInt(max.String, 10, 64)
 	return lo, hi, err1 == nil && err2 == nil && lo <= hi, nil
+}
+
+// hasOrdinal reports a key column compared by its ordinal number.
+func hasOrdinal(key []paginate.KeyColumn) bool {
+	for _, k := range key {
+		if k.Type == paginate.KeyOrdinal {
+			return true
+		}
+	}
+	return false
 }
 
 // isInteger reports an integer DATA_TYPE.
