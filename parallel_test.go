@@ -346,3 +346,46 @@ func waitForState(t *testing.T, srv *testdb.Server, pattern string) {
 	}
 	t.Fatalf("no server thread came to a state like %q", pattern)
 }
+
+// TestIdleConnectionsSurviveWaitTimeout dumps to a reader that stalls for
+// longer than the server's wait_timeout: the dump's connections wait
+// meanwhile (with two threads the meta connection, which planned the
+// chunks of a and has yet to read the definition of b, idles), and a
+// production wait_timeout of seconds or minutes must not end them and so
+// the dump.
+func TestIdleConnectionsSurviveWaitTimeout(t *testing.T) {
+	srv := testdb.Get(t)
+	db := srv.CreateDB(t, "idle")
+	srv.Exec(t, db,
+		"CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(200))",
+		"INSERT INTO a SELECT seq, CONCAT(SHA2(seq, 256), SHA2(seq + 1, 256), SHA2(seq + 2, 256)) FROM seq_1_to_50000",
+		"CREATE TABLE b (id INT PRIMARY KEY)", "INSERT INTO b VALUES (1)")
+	srv.Exec(t, "", "SET GLOBAL wait_timeout = 1")
+	t.Cleanup(func() { srv.Exec(t, "", "SET GLOBAL wait_timeout = DEFAULT") })
+	for _, threads := range []string{"1", "2"} {
+		t.Run("threads "+threads, func(t *testing.T) {
+			cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", "-", "--compress", "none", "--threads", threads, "--chunk-rows", "1000"}, connArgs(srv)...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second) // the pipe is full long before
+			out := filepath.Join(t.TempDir(), "idle.sql")
+			f, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, cerr := io.Copy(f, stdout)
+			f.Close()
+			if err := cmd.Wait(); err != nil || cerr != nil {
+				t.Fatalf("dump with a stalled reader: %v %v\n%s", err, cerr, stderr.String())
+			}
+			mustRun(t, "verify", out)
+		})
+	}
+}

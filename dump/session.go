@@ -74,7 +74,8 @@ func (s *session) dropWorkers() {
 }
 
 // setupSession prepares a connection for dumping: UTF-8, UTC, an empty
-// sql_mode, long network timeouts, REPEATABLE READ and the lock waits.
+// sql_mode, long network and idle timeouts, REPEATABLE READ and the lock
+// waits.
 func setupSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
 	wait := strconv.Itoa(int(lockWait / time.Second))
 	setup := []string{
@@ -84,6 +85,10 @@ func setupSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) e
 		"SET SESSION sql_mode = ''",
 		"SET SESSION net_write_timeout = 3600",
 		"SET SESSION net_read_timeout = 3600",
+		// The meta connection idles while the readers go through a big
+		// table, for hours on a big database; a production wait_timeout of
+		// minutes must not end it (and the dump) meanwhile.
+		"SET SESSION wait_timeout = 604800",
 		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 	}
 	for _, q := range setup {
