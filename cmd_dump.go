@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,12 +33,21 @@ any database name. The file appears under its name only when complete
 (mode 0600); a failed or interrupted dump leaves the previous file untouched.
 Compression follows --compress, else the extension (.zst, .gz, .sql), else zstd.
 
+With --threads N (default: the number of CPUs) N connections read in
+parallel, big tables in key ranges, all from one snapshot: commits are
+blocked for a moment (BACKUP STAGE BLOCK_COMMIT, else FLUSH TABLES WITH
+READ LOCK; this needs the RELOAD privilege) while the connections start
+it. Without RELOAD, or when another session holds a lock longer than
+min(--lock-wait-timeout, 30s), the dump says so and uses one connection.
+The dump header's "consistency" says which happened.
+
 EXAMPLES:
    lms-backup dump --database lms -o /var/backups/lms.sql.zst
    lms-backup dump --defaults-file /etc/lms/backup.cnf -D lms -o lms.sql.gz
    MYSQL_PWD=... lms-backup dump -h db.internal -u backup -D lms -o - | ssh vault 'cat > lms.sql.zst'
    lms-backup --log-format json dump -D lms -o /var/backups/lms/ --keep 14   (nightly, from cron)
    lms-backup dump -D lms -o /var/backups/lms/ --recipients-file /etc/lms/backup.recipients
+   lms-backup dump -D lms -o lms.sql.zst --threads 1   (one connection, no global lock)
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
@@ -49,6 +59,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 reads on one connection"},
+			&cli.IntFlag{Name: "chunk-rows", Hidden: true, Usage: "rows per key-range chunk of a big table with --threads above 1 (default 100000)"},
 		}, append(append(encryptFlags(), connFlags()...), memFlags()...)...),
 		Action: env.runDump,
 	}
@@ -59,7 +71,10 @@ func (e *appEnv) runDump(c *cli.Context) error {
 		return usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
 	}
 	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), Tool: "lms-backup " + version,
-		LockWait: c.Duration("lock-wait-timeout")}
+		LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads"), ChunkRows: c.Int("chunk-rows")}
+	if opts.Threads < 1 {
+		return usagef("--threads %d: use 1 or more (1 dumps on one connection; the default is the number of CPUs, %d)", opts.Threads, runtime.NumCPU())
+	}
 	if opts.LockWait < time.Second {
 		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
 	}
@@ -245,7 +260,7 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 		}
 	}
 	attrs := []any{"tables", len(res.Tables), "rows", res.Rows, "bytes", res.Written, "frames", res.Frames,
-		"seconds", res.Duration.Seconds(), "output", out, "warnings", len(res.Warnings)}
+		"seconds", res.Duration.Seconds(), "output", out, "warnings", len(res.Warnings), "consistency", res.Header.Consistency}
 	if res.Header.BinlogFile != "" {
 		attrs = append(attrs, "binlog_file", res.Header.BinlogFile, "binlog_pos", res.Header.BinlogPos, "gtid", res.Header.GTID)
 	}

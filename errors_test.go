@@ -86,6 +86,8 @@ func TestBadInput(t *testing.T) {
 		{name: "compression against extension", args: dumpTo(filepath.Join(dir, "g.sql.gz"), "--compress", "zstd"), code: exitUsage, want: "extension"},
 		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: exitUsage, want: "12XB"},
 		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: exitUsage, want: "keep or strip"},
+		{name: "no threads", args: dumpTo(filepath.Join(dir, "o.sql"), "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 or more"},
+		{name: "too many threads", args: dumpTo(filepath.Join(dir, "p.sql"), "--threads", "65"), code: exitUsage, want: "--threads 65: use 1 to 64"},
 		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: exitUsage, want: "xml"},
 		{name: "malformed DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "n.sql"), "--dsn", "root:Wr0ng-S3cret@tcp(127.0.0.1"}, code: exitUsage, want: "--dsn"},
 		{name: "DSN with host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "j.sql"), "--dsn", srv.DSN(""), "--host", "x"}, code: exitUsage, want: "--host"},
@@ -292,19 +294,23 @@ func TestLockWaitTimeout(t *testing.T) {
 func TestInterruptedDump(t *testing.T) {
 	srv := testdb.Get(t)
 	db, _ := smallDump(t, srv)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) { interruptDump(t, srv, db, sig) })
+	// With one thread the dump waits for the table itself; with two, its
+	// control connection waits for the global lock that opens the snapshot.
+	for _, threads := range []string{"1", "2"} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			t.Run(sig.String()+" threads "+threads, func(t *testing.T) { interruptDump(t, srv, db, sig, threads) })
+		}
 	}
 }
 
-func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Signal) {
+func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Signal, threads string) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "nightly.sql.zst")
 	os.WriteFile(out, []byte("yesterday"), 0o600)
 
 	lockTable(t, srv, db, "t")
 
-	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", out, "--threads", threads}, connArgs(srv)...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -314,7 +320,7 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
-		srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%metadata lock%' OR STATE LIKE '%table lock%'").Scan(&n)
+		srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE " + lockWaitStates).Scan(&n)
 		if n > 0 {
 			break
 		}
@@ -373,6 +379,11 @@ func assertServerIdle(t *testing.T, srv *testdb.Server) {
 	}
 }
 
+// lockWaitStates matches the server threads that wait for a lock: on a
+// table, or (a dump with several threads opening its snapshot) the global
+// backup lock.
+const lockWaitStates = "(STATE LIKE '%metadata lock%' OR STATE LIKE '%table lock%' OR STATE LIKE '%backup lock%')"
+
 // assertNoLockWaiters checks that no server thread is still waiting for a
 // table lock once the interrupted client has exited: its statement must
 // have been killed before the exit. (MariaDB notices a vanished client in
@@ -384,7 +395,7 @@ func assertNoLockWaiters(t *testing.T, srv *testdb.Server) {
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for {
 		var n int
-		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%metadata lock%' OR STATE LIKE '%table lock%'").Scan(&n)
+		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE " + lockWaitStates).Scan(&n)
 		if n == 0 {
 			return
 		}

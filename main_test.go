@@ -211,10 +211,22 @@ func decompressor(path string) []string {
 func TestRoundTrip(t *testing.T) {
 	srv := testdb.Get(t)
 	src := loadFixture(t, srv, "torture", "torture.sql")
-	for _, ext := range []string{".sql.zst", ".sql.gz", ".sql"} {
-		t.Run(ext, func(t *testing.T) {
+	// The default threads, and three readers with chunks small enough to
+	// cut every table with a key into several (the torture tables' keys
+	// are of many types).
+	for _, tt := range []struct {
+		name, ext string
+		extra     []string
+	}{
+		{".sql.zst", ".sql.zst", nil},
+		{".sql.gz", ".sql.gz", nil},
+		{".sql", ".sql", nil},
+		{"chunked .sql.zst", ".sql.zst", []string{"--threads", "3", "--chunk-rows", "1000"}},
+	} {
+		ext := tt.ext
+		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "backup"+ext)
-			mustRun(t, append([]string{"--quiet", "dump", "-D", src, "-o", out}, connArgs(srv)...)...)
+			mustRun(t, append(append([]string{"--quiet", "dump", "-D", src, "-o", out}, tt.extra...), connArgs(srv)...)...)
 			st, err := os.Stat(out)
 			if err != nil {
 				t.Fatal(err)

@@ -1,11 +1,18 @@
 // Package dump streams a MySQL/MariaDB database into an lms-backup dump
 // file from one consistent snapshot.
 //
-// Run reads every table row by row on a single connection inside
-// START TRANSACTION WITH CONSISTENT SNAPSHOT, encodes rows into extended
-// INSERTs bounded in bytes, and hands finished frames to a writer goroutine
-// that compresses and writes them, so reading and compressing overlap while
-// memory stays at a few frame buffers.
+// Run reads every table row by row inside START TRANSACTION WITH
+// CONSISTENT SNAPSHOT, encodes rows into extended INSERTs bounded in
+// bytes, and hands finished frames to a writer goroutine that compresses
+// and writes them, so reading and compressing overlap while memory stays
+// at a few frame buffers per connection.
+//
+// With Options.Threads above 1 the snapshot is opened on several
+// connections at one instant (see parallelSnapshot). One connection lists
+// the schema, writes each table's definition and cuts big tables into key
+// ranges (see planChunks); the others read those chunks in parallel. The
+// frames of a table may so interleave with other tables' frames; the
+// writer numbers each table's parts in file order.
 package dump
 
 import (
@@ -15,14 +22,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/errgroup"
 
-	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
-	"lms-backup/paginate"
 )
 
 // ErrUsage marks invalid options.
@@ -32,12 +41,15 @@ var ErrUsage = errors.New("dump: invalid options")
 // than Options.LockWait.
 var ErrLockWait = errors.New("dump: waited too long for a table lock")
 
-// Defaults.
+// Defaults and limits.
 const (
 	DefaultMaxStatement = 1 << 20
 	defaultFrameSize    = 1 << 20
 	defaultPageRows     = 20000
 	minStatement        = 4 << 10
+	// MaxThreads bounds Options.Threads: each thread is a server
+	// connection and a few frame buffers.
+	MaxThreads = 64
 )
 
 // Options configure a dump. Zero values mean defaults.
@@ -56,18 +68,32 @@ type Options struct {
 	// FrameSize returns the uncompressed size after which the next data
 	// frame ends; it is asked before each frame, so a memory guard can shrink
 	// frames (and so the dump's buffers) under pressure. nil means 1 MiB.
+	// It is called from several goroutines at once when Threads > 1.
 	FrameSize func() int
 	// PageRows returns how many rows the next keyset page of a table reads;
-	// asked before each page. nil means 20,000.
+	// asked before each page. nil means 20,000. Called concurrently like
+	// FrameSize.
 	PageRows func() int
 	// Tool names the program in the dump header, e.g. "lms-backup 1.0.0".
 	Tool string
 	// LockWait bounds how long the dump waits for a lock another session
 	// holds (a LOCK TABLES, a long ALTER): the session's lock_wait_timeout
-	// and innodb_lock_wait_timeout. 0 means 300 s.
+	// and innodb_lock_wait_timeout. 0 means 300 s. The global lock that
+	// opens a snapshot on several connections is waited for at most
+	// min(LockWait, 30 s).
 	LockWait time.Duration
-	// Progress, when set, is called after every frame from the dumping
-	// goroutine. It must return quickly.
+	// Threads is the number of connections that read rows in parallel,
+	// from 1 to MaxThreads; 0 means runtime.NumCPU(). 1 reads everything
+	// on the one snapshot connection, in table order. Above 1 one more
+	// connection reads the schema and plans chunks, and the dump falls
+	// back to one connection (with a warning) when the account may not
+	// take the short global lock this needs.
+	Threads int
+	// ChunkRows is the rows of a key-range chunk when Threads > 1; 0 means
+	// DefaultChunkRows. Tables estimated at up to twice that are one chunk.
+	ChunkRows int
+	// Progress, when set, is called after every data frame, from one
+	// goroutine at a time. It must return quickly.
 	Progress func(Progress)
 }
 
@@ -96,6 +122,12 @@ func (o Options) Validate() error {
 	if o.MaxStatement != 0 && o.MaxStatement < minStatement {
 		return fmt.Errorf("%w: --max-statement-size %d is below %d bytes", ErrUsage, o.MaxStatement, minStatement)
 	}
+	if o.Threads < 0 || o.Threads > MaxThreads {
+		return fmt.Errorf("%w: --threads %d: use 1 to %d (1 dumps on one connection; the default is the number of CPUs)", ErrUsage, o.Threads, MaxThreads)
+	}
+	if o.ChunkRows < 0 {
+		return fmt.Errorf("%w: --chunk-rows %d: use a positive row count", ErrUsage, o.ChunkRows)
+	}
 	switch o.Compression {
 	case "", dumpfile.None, dumpfile.Gzip, dumpfile.Zstd:
 	default:
@@ -104,8 +136,37 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// withDefaults fills in the zero values.
+func (o Options) withDefaults() Options {
+	if o.Compression == "" {
+		o.Compression = dumpfile.Zstd
+	}
+	if o.MaxStatement == 0 {
+		o.MaxStatement = DefaultMaxStatement
+	}
+	if o.FrameSize == nil {
+		o.FrameSize = func() int { return defaultFrameSize }
+	}
+	if o.PageRows == nil {
+		o.PageRows = func() int { return defaultPageRows }
+	}
+	if o.LockWait == 0 {
+		o.LockWait = 300 * time.Second
+	}
+	o.LockWait = max(o.LockWait, time.Second)
+	if o.Threads == 0 {
+		o.Threads = min(runtime.NumCPU(), MaxThreads)
+	}
+	if o.ChunkRows == 0 {
+		o.ChunkRows = DefaultChunkRows
+	}
+	return o
+}
+
 // Result summarises a finished dump.
 type Result struct {
+	// Header is the dump's header; Header.Consistency says how the
+	// snapshot was taken and on how many connections.
 	Header   dumpfile.Header
 	Tables   []dumpfile.TableSummary
 	Rows     int64
@@ -116,40 +177,37 @@ type Result struct {
 }
 
 // Run dumps opts.Database from db into w. w is not closed; on error part of
-// a dump may have been written, so callers write to an atomic file.
+// a dump may have been written, so callers write to an atomic file. Every
+// connection Run takes is rolled back and given back before it returns;
+// after an error or a cancel their statements are killed on the server.
 func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.Logger) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Compression == "" {
-		opts.Compression = dumpfile.Zstd
-	}
-	if opts.MaxStatement == 0 {
-		opts.MaxStatement = DefaultMaxStatement
-	}
-	if opts.FrameSize == nil {
-		opts.FrameSize = func() int { return defaultFrameSize }
-	}
-	if opts.PageRows == nil {
-		opts.PageRows = func() int { return defaultPageRows }
-	}
+	opts = opts.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	conn, release, err := dbconn.Dedicated(ctx, db)
+	// Cancelled on an error before the connections are given back, so that
+	// dbconn.Dedicated kills what they still run on the server.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, err := openSession(ctx, db, opts, log)
 	if err != nil {
-		return nil, fmt.Errorf("dump: %w", err)
+		return nil, lockWaitError(err, opts.LockWait)
 	}
-	defer conn.Close()
-	defer release()
+	defer s.close()
 
-	d := &dumper{conn: conn, opts: opts, log: log, res: &Result{}}
-	hdr, err := d.begin(ctx)
+	d := &dumper{opts: opts, log: log, res: &Result{}}
+	if s.fallback != "" {
+		d.warn(s.fallback, "threads", opts.Threads)
+	}
+	hdr, err := d.header(ctx, s)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	defer conn.ExecContext(context.Background(), "ROLLBACK")
 	d.res.Header = hdr
 
 	fw, err := dumpfile.NewWriter(w, opts.Compression)
@@ -157,98 +215,65 @@ func Run(ctx context.Context, db *sql.DB, opts Options, w io.Writer, log *slog.L
 		return nil, err
 	}
 	defer fw.Close()
-	d.pipe = newPipe(fw)
-	err = d.run(ctx, hdr)
+	d.pipe = newPipe(fw, max(len(s.workers), 1)+pipeSpare) // meta reads when there are no workers
+	err = d.run(ctx, s, hdr)
+	if err != nil {
+		cancel()
+	}
 	if cerr := d.pipe.close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, lockWaitError(err, opts.LockWait)
 	}
+	d.res.Tables = d.trailer.Tables
+	d.res.Rows = d.rows.Load()
 	d.res.Frames = fw.Frames()
 	d.res.Written = fw.Written()
 	d.res.Duration = time.Since(start)
 	return d.res, nil
 }
 
+// dumper is one run. Its methods are called from the meta goroutine and
+// the readers; the fields below mu are shared between them.
 type dumper struct {
-	conn *sql.Conn
-	opts Options
-	log  *slog.Logger
-	pipe *pipe
-	res  *Result
+	opts    Options
+	log     *slog.Logger
+	pipe    *pipe
+	res     *Result
+	trailer *dumpfile.Trailer // read after the pipe is closed
 	// maxPacket is the server's max_allowed_packet.
 	maxPacket int64
-	progress  Progress
+	tables    int // for progress
+
+	rows     atomic.Int64 // rows dumped so far
+	mu       sync.Mutex   // guards res.Warnings and progress
+	progress Progress
 }
 
-// begin sets up the session and opens the snapshot.
-func (d *dumper) begin(ctx context.Context) (dumpfile.Header, error) {
+// header reads the server's description and the snapshot's binary log
+// position from the meta connection, and bounds MaxStatement by
+// max_allowed_packet.
+func (d *dumper) header(ctx context.Context, s *session) (dumpfile.Header, error) {
 	h := dumpfile.Header{Tool: d.opts.Tool, Database: d.opts.Database, Started: time.Now().UTC(),
-		Consistency: "single-transaction"}
-	wait := int(max(d.opts.LockWait, time.Second) / time.Second)
-	if d.opts.LockWait == 0 {
-		wait = 300
+		Consistency: s.consistency}
+	var err error
+	if d.maxPacket, err = readServer(ctx, s.meta, &h); err != nil {
+		return h, err
 	}
-	setup := []string{
-		"SET NAMES utf8mb4",
-		fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", wait, wait),
-		"SET SESSION time_zone = '+00:00'",
-		"SET SESSION sql_mode = ''",
-		"SET SESSION net_write_timeout = 3600",
-		"SET SESSION net_read_timeout = 3600",
-		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-	}
-	for _, q := range setup {
-		if _, err := d.conn.ExecContext(ctx, q); err != nil {
-			return h, fmt.Errorf("set up session (%s): %w", q, err)
-		}
-	}
-	// MariaDB only; MySQL has max_execution_time for SELECTs instead.
-	if _, err := d.conn.ExecContext(ctx, "SET SESSION max_statement_time = 0"); err != nil {
-		d.conn.ExecContext(ctx, "SET SESSION max_execution_time = 0")
-	}
-	if err := d.conn.QueryRowContext(ctx, "SELECT VERSION(), @@max_allowed_packet").Scan(&h.ServerVersion, &d.maxPacket); err != nil {
-		return h, fmt.Errorf("read server version: %w", err)
-	}
-	if _, err := d.conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
-		return h, fmt.Errorf("start snapshot: %w", err)
-	}
-	// MariaDB reports the binary log position that matches the snapshot.
-	rows, err := d.conn.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
-	if err == nil {
-		for rows.Next() {
-			var name, value string
-			if rows.Scan(&name, &value) != nil {
-				continue
-			}
-			switch strings.ToLower(name) {
-			case "binlog_snapshot_file":
-				h.BinlogFile = value
-			case "binlog_snapshot_position":
-				fmt.Sscan(value, &h.BinlogPos)
-			}
-		}
-		rows.Close()
-	}
-	if h.BinlogFile != "" {
-		var gtid sql.NullString
-		if err := d.conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", h.BinlogFile, h.BinlogPos).Scan(&gtid); err == nil {
-			h.GTID = gtid.String
-		}
-	}
+	readBinlog(ctx, s.meta, &h)
 	if d.opts.MaxStatement > int(d.maxPacket)-1024 {
 		d.opts.MaxStatement = max(int(d.maxPacket)-1024, minStatement)
 	}
 	return h, nil
 }
 
-func (d *dumper) run(ctx context.Context, hdr dumpfile.Header) error {
-	tables, err := listTables(ctx, d.conn, d.opts.Database)
+func (d *dumper) run(ctx context.Context, s *session, hdr dumpfile.Header) error {
+	tables, err := listTables(ctx, s.meta, d.opts.Database)
 	if err != nil {
 		return err
 	}
-	routines, views, triggers, events, err := listObjects(ctx, d.conn, d.opts.Database)
+	routines, views, triggers, events, err := listObjects(ctx, s.meta, d.opts.Database)
 	if err != nil {
 		return err
 	}
@@ -257,34 +282,100 @@ func (d *dumper) run(ctx context.Context, hdr dumpfile.Header) error {
 	}); err != nil {
 		return err
 	}
-	d.progress.Tables = len(tables)
+	d.tables = len(tables)
 	// Sequences first: a table's DEFAULT may call NEXTVAL on one.
 	for _, t := range tables {
 		if t.Sequence {
-			if err := d.dumpSequence(ctx, t); err != nil {
+			if err := d.dumpSequence(ctx, s.meta, t); err != nil {
 				return err
 			}
 		}
 	}
-	for i, t := range tables {
-		if t.Sequence {
-			continue
-		}
-		d.progress.Table, d.progress.TableIndex = t.Name, i+1
-		if err := d.dumpTable(ctx, t); err != nil {
-			return err
-		}
+	if len(s.workers) == 0 {
+		rd := &reader{conn: s.meta}
+		err = d.dumpTables(ctx, s.meta, tables, false, func(c chunk) error { return d.dumpChunk(ctx, rd, c) })
+	} else {
+		err = d.dumpParallel(ctx, s, tables)
+	}
+	if err != nil {
+		return err
 	}
 	for _, group := range [][]object{routines, views, triggers, events} {
 		if err := d.dumpObjects(ctx, group); err != nil {
 			return err
 		}
 	}
-	trailer := dumpfile.Trailer{Completed: time.Now().UTC(), Frames: d.pipe.sent, Tables: d.res.Tables}
-	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindTrailer}, func(b []byte) []byte {
-		b = append(b, trailerSQL...)
-		return dumpfile.AppendTrailerLine(b, trailer)
+	d.trailer = &dumpfile.Trailer{Completed: time.Now().UTC()}
+	for _, t := range tables {
+		if !t.Sequence {
+			d.trailer.Tables = append(d.trailer.Tables, dumpfile.TableSummary{Name: t.Name, Rows: t.rows.Load()})
+		}
+	}
+	fb, err := d.pipe.get(ctx)
+	if err != nil {
+		return err
+	}
+	fb.buf = append(fb.buf, trailerSQL...)
+	fb.info, fb.trailer = dumpfile.FrameInfo{Kind: dumpfile.KindTrailer}, d.trailer
+	return d.pipe.send(ctx, fb)
+}
+
+// dumpTables writes each table's definition and hands its chunks to read,
+// in table order; unless chunked, a table is one chunk.
+func (d *dumper) dumpTables(ctx context.Context, meta *sql.Conn, tables []*table, chunked bool, read func(chunk) error) error {
+	for i, t := range tables {
+		if t.Sequence {
+			continue
+		}
+		t.index = i + 1
+		if err := d.dumpSchema(ctx, meta, t); err != nil {
+			return err
+		}
+		if err := d.prepare(ctx, meta, t); err != nil {
+			return fmt.Errorf("dump table %s: %w", t.Name, err)
+		}
+		var err error
+		if chunked {
+			err = planChunks(ctx, meta, t, d.opts.ChunkRows, read)
+		} else {
+			err = read(chunk{t: t})
+		}
+		if err != nil {
+			return fmt.Errorf("dump table %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// dumpParallel runs dumpTables on the meta connection, feeding chunks to
+// one reader per worker connection. The queue is unbuffered: planning stays
+// one chunk ahead of the readers. The first error cancels the others.
+func (d *dumper) dumpParallel(ctx context.Context, s *session, tables []*table) error {
+	g, gctx := errgroup.WithContext(ctx)
+	queue := make(chan chunk)
+	for _, conn := range s.workers {
+		g.Go(func() error {
+			rd := &reader{conn: conn}
+			for c := range queue {
+				if err := d.dumpChunk(gctx, rd, c); err != nil {
+					return fmt.Errorf("dump table %s: %w", c.t.Name, err)
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(queue)
+		return d.dumpTables(gctx, s.meta, tables, true, func(c chunk) error {
+			select {
+			case queue <- c:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
 	})
+	return g.Wait()
 }
 
 // emit sends one frame whose content fill appends.
@@ -298,12 +389,30 @@ func (d *dumper) emit(ctx context.Context, info dumpfile.FrameInfo, fill func([]
 	return d.pipe.send(ctx, fb)
 }
 
+// warn logs a warning and keeps it for the Result. Safe for concurrent use.
 func (d *dumper) warn(msg string, args ...any) {
 	d.log.Warn(msg, args...)
+	d.mu.Lock()
 	d.res.Warnings = append(d.res.Warnings, msg)
+	d.mu.Unlock()
 }
 
-func (d *dumper) dumpTable(ctx context.Context, t *table) error {
+// report counts rows of t just sent and calls Progress. Safe for
+// concurrent use.
+func (d *dumper) report(t *table, rows int64) {
+	total := d.rows.Add(rows)
+	if d.opts.Progress == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.progress = Progress{Table: t.Name, TableIndex: t.index, Tables: d.tables, Rows: total, Written: d.pipe.written()}
+	d.opts.Progress(d.progress)
+}
+
+// dumpSchema writes t's DROP and CREATE TABLE in a schema frame, after
+// warning about what the snapshot cannot cover.
+func (d *dumper) dumpSchema(ctx context.Context, conn *sql.Conn, t *table) error {
 	switch strings.ToLower(t.Engine) {
 	case "innodb", "":
 	default:
@@ -312,11 +421,11 @@ func (d *dumper) dumpTable(ctx context.Context, t *table) error {
 	if t.Versioned {
 		d.warn("system-versioned table: only current rows are dumped, history is not", "table", t.Name)
 	}
-	res, err := showCreate(ctx, d.conn, "SHOW CREATE TABLE "+string(AppendIdent(nil, t.Name)))
+	res, err := showCreate(ctx, conn, "SHOW CREATE TABLE "+string(AppendIdent(nil, t.Name)))
 	if err != nil {
 		return fmt.Errorf("show create table %s: %w", t.Name, err)
 	}
-	if err := d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {
+	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {
 		b = append(b, "--\n-- Table "...)
 		b = AppendIdent(b, t.Name)
 		b = append(b, "\n--\nDROP TABLE IF EXISTS "...)
@@ -324,125 +433,7 @@ func (d *dumper) dumpTable(ctx context.Context, t *table) error {
 		b = append(b, ";\n"...)
 		b = append(b, res["Create Table"]...)
 		return append(b, ";\n"...)
-	}); err != nil {
-		return err
-	}
-	sum, err := d.dumpRows(ctx, t)
-	if err != nil {
-		return fmt.Errorf("dump table %s: %w", t.Name, err)
-	}
-	d.res.Tables = append(d.res.Tables, sum)
-	d.log.Debug("table dumped", "table", t.Name, "rows", sum.Rows, "frames", sum.DataFrames)
-	return nil
-}
-
-// dumpRows streams the rows of t into data frames.
-func (d *dumper) dumpRows(ctx context.Context, t *table) (dumpfile.TableSummary, error) {
-	sum := dumpfile.TableSummary{Name: t.Name}
-	if len(t.Columns) == 0 {
-		return sum, nil
-	}
-	var prefix []byte
-	prefix = append(prefix, "INSERT INTO "...)
-	prefix = AppendIdent(prefix, t.Name)
-	prefix = append(prefix, " ("...)
-	exprs := make([]string, len(t.Columns))
-	for i := range t.Columns {
-		if i > 0 {
-			prefix = append(prefix, ',')
-		}
-		exprs[i] = selectExpr(&t.Columns[i])
-		prefix = AppendIdent(prefix, t.Columns[i].Name)
-	}
-	prefix = append(prefix, ") VALUES "...)
-
-	cur, err := d.cursor(ctx, t, exprs)
-	if err != nil {
-		return sum, err
-	}
-	defer cur.Close()
-	var (
-		fb        *frameBuf
-		row       []byte
-		stmtLen   int   // bytes of the open statement, 0 when none is open
-		frameRows int64 // rows in fb
-		frameSize = d.frameSize()
-		warned    bool
-	)
-	flush := func() error {
-		if stmtLen > 0 {
-			fb.buf = append(fb.buf, ";\n"...)
-			stmtLen = 0
-		}
-		sum.DataFrames++
-		fb.info = dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: t.Name, Part: sum.DataFrames, Rows: frameRows}
-		err := d.pipe.send(ctx, fb)
-		fb, frameRows, frameSize = nil, 0, d.frameSize()
-		d.progress.Written = d.pipe.written()
-		if d.opts.Progress != nil {
-			d.opts.Progress(d.progress)
-		}
-		return err
-	}
-	for cur.Next(ctx, d.conn) {
-		vals := cur.Values()
-		row = append(row[:0], '(')
-		for i := range vals {
-			if i > 0 {
-				row = append(row, ',')
-			}
-			row = AppendValue(row, &t.Columns[i], vals[i], vals[i] == nil)
-		}
-		row = append(row, ')')
-		// End the frame before this row would take it past its size (a
-		// frame holds at least one row), and the statement before the row
-		// would take it past MaxStatement. Frames so stay within their
-		// buffers' capacity and the buffers never grow.
-		if fb != nil && frameRows > 0 && len(fb.buf)+len(prefix)+len(row)+3 > frameSize {
-			if err := flush(); err != nil {
-				return sum, err
-			}
-		}
-		if stmtLen > 0 && stmtLen+1+len(row)+2 > min(d.opts.MaxStatement, frameSize) {
-			fb.buf = append(fb.buf, ";\n"...)
-			stmtLen = 0
-		}
-		if fb == nil {
-			if fb, err = d.pipe.get(ctx); err != nil {
-				return sum, err
-			}
-			if cap(fb.buf) < frameSize {
-				fb.buf = make([]byte, 0, frameSize)
-			}
-		}
-		if stmtLen == 0 {
-			fb.buf = append(fb.buf, prefix...)
-			stmtLen = len(prefix)
-		} else {
-			fb.buf = append(fb.buf, ',')
-			stmtLen++
-		}
-		fb.buf = append(fb.buf, row...)
-		stmtLen += len(row)
-		frameRows++
-		sum.Rows++
-		d.progress.Rows++
-		if int64(stmtLen)+2 > d.maxPacket && !warned {
-			warned = true
-			d.warn("a row needs a statement larger than the server's max_allowed_packet: the restoring server and client need a larger max_allowed_packet",
-				"table", t.Name, "statement_bytes", stmtLen+2, "max_allowed_packet", d.maxPacket)
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return sum, err
-	}
-	if fb != nil {
-		if err := flush(); err != nil {
-			return sum, err
-		}
-	}
-	d.res.Rows += sum.Rows
-	return sum, nil
+	})
 }
 
 // lockWaitError marks a lock wait timeout (MySQL error 1205) with
@@ -458,44 +449,15 @@ func lockWaitError(err error, wait time.Duration) error {
 	return fmt.Errorf("%w: %v (another session held a lock for over %s: find it with SHOW PROCESSLIST, or raise --lock-wait-timeout)", ErrLockWait, err, wait)
 }
 
-// cursor pages through t by its primary key (or a unique NOT NULL key),
-// reading exprs; a table without such a key is read in one streamed query.
-// Key columns that are selected unchanged are read from the row itself.
-func (d *dumper) cursor(ctx context.Context, t *table, exprs []string) (*paginate.Cursor, error) {
-	key, err := paginate.FindKey(ctx, d.conn, d.opts.Database, t.Name)
-	if err != nil {
-		return nil, err
-	}
-	for k := range key {
-		for i, c := range t.Columns {
-			plain := c.Kind == KindNumber || c.Kind == KindText || c.Kind == KindBinary
-			if c.Name == key[k].Name && plain && key[k].Type != paginate.KeyOrdinal {
-				key[k].Index = i
-			}
-		}
-	}
-	return paginate.New(paginate.Query{Table: t.Name, Columns: exprs, Key: key},
-		paginate.Options{PageSize: d.opts.PageRows, Log: d.log.With("table", t.Name)})
-}
-
-// frameSize asks for the next data frame's size (at least 64 KiB; a
-// smaller frame also bounds its statements) and lets the pipe drop buffers
-// much larger than that, grown by a single huge row.
-func (d *dumper) frameSize() int {
-	n := max(d.opts.FrameSize(), 64<<10)
-	d.pipe.keep.Store(int64(2 * n))
-	return n
-}
-
 // dumpSequence writes a sequence's definition and its current state.
-func (d *dumper) dumpSequence(ctx context.Context, t *table) error {
+func (d *dumper) dumpSequence(ctx context.Context, conn *sql.Conn, t *table) error {
 	id := string(AppendIdent(nil, t.Name))
-	res, err := showCreate(ctx, d.conn, "SHOW CREATE SEQUENCE "+id)
+	res, err := showCreate(ctx, conn, "SHOW CREATE SEQUENCE "+id)
 	if err != nil {
 		return fmt.Errorf("show create sequence %s: %w", t.Name, err)
 	}
 	var next string
-	if err := d.conn.QueryRowContext(ctx, "SELECT next_not_cached_value FROM "+id).Scan(&next); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT next_not_cached_value FROM "+id).Scan(&next); err != nil {
 		return fmt.Errorf("read sequence %s: %w", t.Name, err)
 	}
 	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {

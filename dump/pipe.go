@@ -11,32 +11,39 @@ import (
 type frameBuf struct {
 	buf  []byte
 	info dumpfile.FrameInfo
+	// trailer, set on the last frame only, is completed by the writer
+	// (frame count and index) and appended to buf just before writing.
+	trailer *dumpfile.Trailer
 }
 
-// pipeDepth is how many frame buffers exist: one being filled, one waiting
-// in the channel, one being compressed. Memory is pipeDepth x frame size.
-const pipeDepth = 3
+// pipeSpare is how many frame buffers the pipe has beyond one per reading
+// connection: one waiting in the channel, one being compressed (the meta
+// connection's small schema frames borrow one briefly). Memory is
+// (readers + pipeSpare) x frame size.
+const pipeSpare = 2
 
-// pipe hands frames from the dumping goroutine to a writer goroutine that
-// compresses and writes them in order.
+// pipe hands frames from the dumping goroutines to a writer goroutine that
+// compresses and writes them in the order they were sent. Its methods are
+// safe for concurrent use.
 type pipe struct {
 	fw    *dumpfile.Writer
-	full  chan *frameBuf // size 1: lets the reader fill the next frame while one is compressed
+	full  chan *frameBuf // size 1: lets the readers fill the next frames while one is compressed
 	free  chan *frameBuf // holds every idle buffer
 	done  chan struct{}  // closed when the writer goroutine has ended
 	fail  chan struct{}  // closed at the writer's first error
 	err   error          // the writer's first error; read after fail or done is closed
-	sent  int
 	bytes atomic.Int64
 	// keep is the largest buffer capacity worth keeping for reuse: twice
 	// the current frame size, so buffers shrink when frames do.
 	keep atomic.Int64
 }
 
-func newPipe(fw *dumpfile.Writer) *pipe {
-	p := &pipe{fw: fw, full: make(chan *frameBuf, 1), free: make(chan *frameBuf, pipeDepth),
+// newPipe starts the writer goroutine with depth frame buffers; at least
+// one more than the goroutines that hold one while they fill it.
+func newPipe(fw *dumpfile.Writer, depth int) *pipe {
+	p := &pipe{fw: fw, full: make(chan *frameBuf, 1), free: make(chan *frameBuf, depth),
 		done: make(chan struct{}), fail: make(chan struct{})}
-	for range pipeDepth {
+	for range depth {
 		p.free <- &frameBuf{}
 	}
 	go p.write()
@@ -47,6 +54,10 @@ func (p *pipe) write() {
 	defer close(p.done)
 	for fb := range p.full {
 		if p.err == nil {
+			if fb.trailer != nil {
+				fb.buf = p.fw.AppendTrailer(fb.buf, fb.trailer)
+				fb.trailer = nil
+			}
 			if p.err = p.fw.WriteFrame(&fb.buf, fb.info); p.err != nil {
 				close(p.fail)
 			}
@@ -76,7 +87,6 @@ func (p *pipe) get(ctx context.Context) (*frameBuf, error) {
 func (p *pipe) send(ctx context.Context, fb *frameBuf) error {
 	select {
 	case p.full <- fb:
-		p.sent++
 		return nil
 	case <-p.fail:
 		return p.err

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
+
+	"lms-backup/paginate"
 )
 
 // table is one base table (or sequence) of the dumped database.
@@ -16,6 +19,17 @@ type table struct {
 	// Versioned marks a system-versioned table: only its current rows are dumped.
 	Versioned bool
 	Columns   []Column // the columns an INSERT writes: generated ones left out
+	// Estimate is the server's estimate of the row count (TABLE_ROWS).
+	Estimate int64
+
+	// Set by prepare before the table's chunks are read, then read-only.
+	index  int                  // 1-based position among the tables, for progress
+	key    []paginate.KeyColumn // the key its chunks and pages are cut along; nil: none
+	exprs  []string             // SELECT expressions of Columns
+	prefix []byte               // INSERT INTO `t` (`a`,`b`) VALUES
+
+	rows         atomic.Int64 // rows dumped so far, by every chunk
+	warnedPacket atomic.Bool  // the max_allowed_packet warning was given
 }
 
 // object is a view, trigger, routine or event, ready to be written.
@@ -34,7 +48,7 @@ var generatedExtra = regexp.MustCompile(`(?i)\b(VIRTUAL|STORED|PERSISTENT) GENER
 // listTables returns the base tables and sequences of db in name order,
 // with the columns to dump.
 func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, IFNULL(ENGINE, '')
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, IFNULL(ENGINE, ''), IFNULL(TABLE_ROWS, 0)
 		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'
 		ORDER BY TABLE_NAME`, db)
 	if err != nil {
@@ -45,7 +59,7 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 	for rows.Next() {
 		t := &table{}
 		var typ string
-		if err := rows.Scan(&t.Name, &typ, &t.Engine); err != nil {
+		if err := rows.Scan(&t.Name, &typ, &t.Engine, &t.Estimate); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list tables: %w", err)
 		}

@@ -14,6 +14,15 @@
 // without its trailer is incomplete. Statements never span frames, and frames
 // never span tables.
 //
+// Tables may interleave: a table's schema frame comes before its data
+// frames, whose parts are numbered 1, 2, 3... in file order, but frames of
+// other tables may come between them (a parallel dump writes chunks as its
+// connections finish them). The trailer also indexes the file: per table
+// the [offset, length] of its schema frame and [offset, length, rows] of
+// each data frame in part order, offsets and lengths counted in the
+// file's (compressed) bytes, so a reader can seek to a table's frames and
+// decompress only those (each frame is a whole zstd frame or gzip member).
+//
 // With zstd each frame is one zstd frame, with gzip one gzip member; a
 // concatenation of those is still one valid stream for `zstd -dc` or
 // `gunzip`, and the text is one valid script for the stock mariadb client,
@@ -95,6 +104,12 @@ type TableSummary struct {
 	Name       string `json:"name"`
 	Rows       int64  `json:"rows"`
 	DataFrames int    `json:"data_frames"`
+	// Schema is the [offset, length] in the file of the table's schema
+	// frame; nil in dumps written before the index existed.
+	Schema *[2]int64 `json:"schema,omitempty"`
+	// Frames holds [offset, length, rows] in the file of each data frame,
+	// part 1 first; nil in dumps written before the index existed.
+	Frames [][3]int64 `json:"frames,omitempty"`
 }
 
 // Trailer closes a dump.

@@ -241,6 +241,9 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 			return fmt.Errorf("%w: table %q: the trailer says %d rows in %d frames, the file has %d rows in %d frames",
 				ErrCorrupt, ts.Name, ts.Rows, ts.DataFrames, got, r.parts[ts.Name])
 		}
+		if err := checkIndex(ts); err != nil {
+			return fmt.Errorf("%w: table %q: %v", ErrCorrupt, ts.Name, err)
+		}
 	}
 	for name := range r.rows {
 		if !seen[name] {
@@ -252,6 +255,23 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 	return nil
 }
 
+// checkIndex checks a table's frame index against its counts (the offsets
+// themselves are checked by whoever seeks to them: each must start a frame
+// of this table). A table without an index passes.
+func checkIndex(ts TableSummary) error {
+	if ts.Frames == nil {
+		return nil
+	}
+	var rows int64
+	for _, f := range ts.Frames {
+		rows += f[2]
+	}
+	if len(ts.Frames) != ts.DataFrames || rows != ts.Rows {
+		return fmt.Errorf("the trailer's index lists %d frames with %d rows, its counts say %d with %d", len(ts.Frames), rows, ts.DataFrames, ts.Rows)
+	}
+	return nil
+}
+
 // Close releases the decompressor. It does not close the underlying reader.
 func (r *Reader) Close() error {
 	if r.zstd != nil {
@@ -259,4 +279,51 @@ func (r *Reader) Close() error {
 		r.zstd = nil
 	}
 	return nil
+}
+
+// ReadFrameAt reads and checks the one frame stored at [off, off+n) of a
+// dump compressed with c, as the trailer's index (TableSummary.Schema and
+// Frames) locates it, without reading anything before it: the way to read
+// one table of a large dump. The frame's Offset and Index are unknown
+// (zero). Errors wrap ErrCorrupt when the bytes are not one whole frame.
+func ReadFrameAt(r io.ReaderAt, c Compression, off, n int64) (*Frame, error) {
+	if off < 0 || n <= 0 || n > MaxFrame {
+		return nil, fmt.Errorf("%w: no frame at %d+%d", ErrCorrupt, off, n)
+	}
+	raw := make([]byte, n)
+	if _, err := r.ReadAt(raw, off); err != nil {
+		return nil, fmt.Errorf("%w: read frame at %d+%d: %v", ErrCorrupt, off, n, err)
+	}
+	var text []byte
+	var err error
+	switch c {
+	case Zstd:
+		var dec *zstd.Decoder
+		if dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxFrame)); err != nil {
+			return nil, fmt.Errorf("start zstd: %w", err)
+		}
+		defer dec.Close()
+		text, err = dec.DecodeAll(raw, nil)
+	case Gzip:
+		var gz *gzip.Reader
+		if gz, err = gzip.NewReader(bytes.NewReader(raw)); err == nil {
+			gz.Multistream(false)
+			text, err = io.ReadAll(gz)
+		}
+	default:
+		text = raw
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: frame at %d+%d: %v", ErrCorrupt, off, n, err)
+	}
+	body := bytes.TrimSuffix(text, []byte("\n"))
+	i := bytes.LastIndex(body, []byte(framePrefix))
+	if i < 0 || len(body) == len(text) {
+		return nil, fmt.Errorf("%w: the bytes at %d+%d do not end with a frame marker", ErrCorrupt, off, n)
+	}
+	info, ok := checkMarker(body[i:], text[:i])
+	if !ok {
+		return nil, fmt.Errorf("%w: the frame at %d+%d does not match its marker", ErrCorrupt, off, n)
+	}
+	return &Frame{Info: info, Data: text[:i]}, nil
 }

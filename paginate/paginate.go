@@ -7,6 +7,12 @@
 // one) and the page size, which a function it passes is asked for before every
 // page. A table without a usable key is read in one streamed query instead.
 //
+// A cursor can be bounded to a key range (Query.After, Query.Through), and
+// Boundary cuts a table into ranges of a given row count, so that several
+// connections can read one table in chunks. ForEach reads the rows through
+// the driver itself, for callers to whom database/sql's cost per row
+// matters.
+//
 // Consistency across pages is the caller's business: pass the same *sql.Conn
 // or *sql.Tx inside a REPEATABLE READ snapshot transaction to every Next and
 // the cursor reads one snapshot; with a *sql.DB each page may run on another
@@ -17,6 +23,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,6 +150,14 @@ type Query struct {
 	Where string
 	// Args are the values for Where's placeholders.
 	Args []any
+	// After and Through bound the key range read: rows whose key is after
+	// After and not after Through, compared as tuples in index order (the
+	// nested form of build), so that chunks (After_i, Through_i] with
+	// Through_i = After_i+1 cover a table with every row exactly once.
+	// nil means unbounded. Each holds one value per key column, as the
+	// server sends it in a row (for KeyOrdinal the number, as Boundary
+	// returns it), and is passed back like a last row's key. They need a Key.
+	After, Through [][]byte
 }
 
 // Options tunes a Cursor. The zero value is valid.
@@ -168,6 +183,8 @@ type Cursor struct {
 	first string // SQL of the first page (or the only query without a key)
 	next  string // SQL of the following pages; "" without a key
 	args  []any  // copy of Query.Args
+	lower []any  // arguments of the After condition of the first page
+	upper []any  // arguments of the Through condition of every page
 	key   []keyState
 	cols  int // len(Query.Columns): Values hides what follows
 
@@ -184,6 +201,13 @@ type Cursor struct {
 	logged bool
 	done   bool
 	err    error
+
+	// ForEach's state: the driver's values of a row, buffers for the
+	// numbers among them, the query's arguments for the driver.
+	dv    []driver.Value
+	num   [][]byte
+	named []driver.NamedValue
+	noRaw bool // the driver cannot run queries with arguments itself
 }
 
 // keyState is a key column and the copy of its value in the last row of the
@@ -225,7 +249,9 @@ func New(q Query, o Options) (*Cursor, error) {
 	for i, k := range q.Key {
 		c.key[i] = keyState{KeyColumn: k, pos: b.keyPos[i], buf: make([]byte, 0, 16)}
 	}
-	c.qargs = make([]any, 0, 2*len(q.Key)+len(q.Args)+1)
+	c.lower = boundArgs(q.Key, q.After)
+	c.upper = boundArgs(q.Key, q.Through)
+	c.qargs = make([]any, 0, 2*len(q.Key)+len(c.upper)+len(q.Args)+1)
 	return c, nil
 }
 
@@ -257,7 +283,36 @@ func validate(q Query) error {
 			}
 		}
 	}
+	for _, b := range []struct {
+		name string
+		vals [][]byte
+	}{{"After", q.After}, {"Through", q.Through}} {
+		if b.vals == nil {
+			continue
+		}
+		if len(b.vals) != len(q.Key) {
+			return fmt.Errorf("paginate: query on %s: %s has %d values for a key of %d columns", q.Table, b.name, len(b.vals), len(q.Key))
+		}
+		for j, v := range b.vals {
+			if v == nil {
+				return fmt.Errorf("paginate: query on %s: %s value %d is NULL", q.Table, b.name, j)
+			}
+		}
+	}
 	return nil
+}
+
+// boundArgs converts a bound's values for the driver, in the order the
+// nested condition takes them; nil for no bound.
+func boundArgs(key []KeyColumn, vals [][]byte) []any {
+	if vals == nil {
+		return nil
+	}
+	ks := make([]keyState, len(key))
+	for i := range key {
+		ks[i] = keyState{KeyColumn: key[i], buf: slices.Clone(vals[i])}
+	}
+	return appendCondArgs(nil, ks)
 }
 
 // Next advances to the next row and reports whether there is one. When the
@@ -317,24 +372,7 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 
 // query opens the next page.
 func (c *Cursor) query(ctx context.Context, db Querier) bool {
-	query := c.first
-	c.qargs = c.qargs[:0]
-	if c.next == "" {
-		if !c.logged {
-			c.logged = true
-			c.log.InfoContext(ctx, "table has no primary or unique NOT NULL key: reading it in one streamed query", "table", c.name)
-		}
-	} else {
-		if c.pages > 0 {
-			query = c.next
-			c.appendKeyArgs()
-		}
-		c.limit = max(c.pageSize(), 1)
-	}
-	c.qargs = append(c.qargs, c.args...)
-	if c.next != "" {
-		c.qargs = append(c.qargs, int64(c.limit))
-	}
+	query := c.page(ctx)
 	rows, err := db.QueryContext(ctx, query, c.qargs...)
 	clear(c.qargs) // drop references to key strings and the caller's Args
 	if err != nil {
@@ -345,6 +383,33 @@ func (c *Cursor) query(ctx context.Context, db Querier) bool {
 	c.n = 0
 	c.pages++
 	return true
+}
+
+// page returns the SQL of the next page, with its arguments in c.qargs,
+// and asks for its size. The caller clears c.qargs after the query.
+func (c *Cursor) page(ctx context.Context) string {
+	query := c.first
+	c.qargs = c.qargs[:0]
+	if c.next == "" {
+		if !c.logged {
+			c.logged = true
+			c.log.InfoContext(ctx, "table has no primary or unique NOT NULL key: reading it in one streamed query", "table", c.name)
+		}
+	} else {
+		if c.pages > 0 {
+			query = c.next
+			c.qargs = appendCondArgs(c.qargs, c.key)
+		} else {
+			c.qargs = append(c.qargs, c.lower...)
+		}
+		c.qargs = append(c.qargs, c.upper...)
+		c.limit = max(c.pageSize(), 1)
+	}
+	c.qargs = append(c.qargs, c.args...)
+	if c.next != "" {
+		c.qargs = append(c.qargs, int64(c.limit))
+	}
+	return query
 }
 
 // saveKey copies the key of the current row, which RawBytes only lends until
@@ -368,17 +433,17 @@ func (c *Cursor) saveKey() error {
 	return nil
 }
 
-// appendKeyArgs appends the keyset condition's arguments: a column's value
-// twice (for "k > ?" and "k = ?"), the last column's once.
-func (c *Cursor) appendKeyArgs() {
-	for i := range c.key {
-		k := &c.key[i]
-		v := k.arg()
-		c.qargs = append(c.qargs, v)
-		if i < len(c.key)-1 {
-			c.qargs = append(c.qargs, v)
+// appendCondArgs appends a nested key condition's arguments: a column's
+// value twice (for "k > ?" and "k = ?"), the last column's once.
+func appendCondArgs(args []any, key []keyState) []any {
+	for i := range key {
+		v := key[i].arg()
+		args = append(args, v)
+		if i < len(key)-1 {
+			args = append(args, v)
 		}
 	}
+	return args
 }
 
 // arg converts the saved value for the driver.

@@ -903,32 +903,48 @@ func TestKeysetUsesRange(t *testing.T) {
 	b := build(Query{Table: "t", Columns: []string{"`v`"}, Key: key})
 	args := []any{int64(700), int64(700), "k5", "k5", int64(5), int64(1000)}
 
-	var id, selType, table, typ, possible, keyName, keyLen, ref, rows, extra sql.NullString
-	if err := conn.QueryRowContext(ctx, "EXPLAIN "+b.next, args...).Scan(&id, &selType, &table, &typ, &possible, &keyName, &keyLen, &ref, &rows, &extra); err != nil {
+	explainRange(t, ctx, conn, b.next, args, "90")
+	n, readFirst, readNext := handlerReads(t, ctx, conn, b.next, args)
+	if n != 1000 || readFirst != 0 || readNext > 1010 {
+		t.Errorf("page of %d rows: Handler_read_first=%d Handler_read_next=%d, want 1000 rows from a range", n, readFirst, readNext)
+	}
+}
+
+// explainRange checks that EXPLAIN shows query as a range scan on PRIMARY
+// over keyLen bytes of the key.
+func explainRange(t *testing.T, ctx context.Context, conn *sql.Conn, query string, args []any, keyLen string) {
+	t.Helper()
+	var id, selType, table, typ, possible, keyName, kl, ref, rows, extra sql.NullString
+	if err := conn.QueryRowContext(ctx, "EXPLAIN "+query, args...).Scan(&id, &selType, &table, &typ, &possible, &keyName, &kl, &ref, &rows, &extra); err != nil {
 		t.Fatal(err)
 	}
-	if typ.String != "range" || keyName.String != "PRIMARY" || keyLen.String != "90" {
-		t.Errorf("EXPLAIN: type=%s key=%s key_len=%s, want range on PRIMARY over the whole key (90)", typ.String, keyName.String, keyLen.String)
+	if typ.String != "range" || keyName.String != "PRIMARY" || kl.String != keyLen {
+		t.Errorf("EXPLAIN: type=%s key=%s key_len=%s, want range on PRIMARY over the whole key (%s)", typ.String, keyName.String, kl.String, keyLen)
 	}
+}
+
+// handlerReads runs query and returns its row count and the session's
+// Handler_read_first and Handler_read_next for it.
+func handlerReads(t *testing.T, ctx context.Context, conn *sql.Conn, query string, args []any) (n, readFirst, readNext int) {
+	t.Helper()
 	if _, err := conn.ExecContext(ctx, "FLUSH STATUS"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := conn.QueryContext(ctx, b.next, args...)
+	r, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for r.Next() {
 		n++
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var readNext, readFirst int
 	sr, err := conn.QueryContext(ctx, "SHOW SESSION STATUS WHERE Variable_name IN ('Handler_read_next', 'Handler_read_first')")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sr.Close()
 	for sr.Next() {
 		var name string
 		var v int
@@ -939,8 +955,5 @@ func TestKeysetUsesRange(t *testing.T) {
 			readFirst = v
 		}
 	}
-	sr.Close()
-	if n != 1000 || readFirst != 0 || readNext > 1010 {
-		t.Errorf("page of %d rows: Handler_read_first=%d Handler_read_next=%d, want 1000 rows from a range", n, readFirst, readNext)
-	}
+	return n, readFirst, readNext
 }

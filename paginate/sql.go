@@ -94,8 +94,15 @@ func build(q Query) built {
 	sel = append(sel, " FROM "...)
 	sel = append(sel, b.table...)
 
+	// The conditions every page has: the upper bound, then Where.
 	var tail []byte
+	if q.Through != nil {
+		tail = appendCond(tail, q.Key, qualified, " < ?", " <= ?")
+	}
 	if q.Where != "" {
+		if len(tail) > 0 {
+			tail = append(tail, " AND "...)
+		}
 		tail = append(tail, '(')
 		tail = append(tail, q.Where...)
 		tail = append(tail, ')')
@@ -109,41 +116,64 @@ func build(q Query) built {
 	}
 	order = append(order, " LIMIT ?"...)
 
-	// First page: no keyset condition.
-	first := append([]byte(nil), sel...)
-	if len(tail) > 0 {
-		first = append(first, " WHERE "...)
-		first = append(first, tail...)
+	// First page: no keyset condition, only the lower bound if any.
+	var head []byte
+	if q.After != nil {
+		head = appendCond(head, q.Key, qualified, " > ?", " > ?")
 	}
-	first = append(first, order...)
-	b.first = string(first)
+	b.first = string(appendWhere(sel, head, tail, order))
+	b.next = string(appendWhere(sel, appendCond(nil, q.Key, qualified, " > ?", " > ?"), tail, order))
+	return b
+}
 
-	next := append([]byte(nil), sel...)
-	next = append(next, " WHERE ("...)
+// appendWhere returns sel WHERE head AND tail, then order; empty parts
+// are left out.
+func appendWhere(sel, head, tail, order []byte) []byte {
+	s := append([]byte(nil), sel...)
+	switch {
+	case len(head) > 0 && len(tail) > 0:
+		s = append(s, " WHERE "...)
+		s = append(s, head...)
+		s = append(s, " AND "...)
+		s = append(s, tail...)
+	case len(head) > 0:
+		s = append(s, " WHERE "...)
+		s = append(s, head...)
+	case len(tail) > 0:
+		s = append(s, " WHERE "...)
+		s = append(s, tail...)
+	}
+	return append(s, order...)
+}
+
+// appendCond appends the nested condition comparing the key with one
+// tuple of placeholders: op for every column but the last, lastOp for the
+// last, e.g. with " < ?" and " <= ?"
+//
+//	(`a` < ? OR (`a` = ? AND (`b` < ? OR (`b` = ? AND `c` <= ?))))
+//
+// Its arguments come from appendCondArgs.
+func appendCond(s []byte, key []KeyColumn, qualified func([]byte, KeyColumn) []byte, op, lastOp string) []byte {
+	s = append(s, '(')
 	open := 1
-	for i, k := range q.Key {
-		next = qualified(next, k)
-		next = append(next, " > ?"...)
-		if i == len(q.Key)-1 {
+	for i, k := range key {
+		s = qualified(s, k)
+		if i == len(key)-1 {
+			s = append(s, lastOp...)
 			break
 		}
-		next = append(next, " OR ("...)
-		next = qualified(next, k)
-		next = append(next, " = ? AND "...)
+		s = append(s, op...)
+		s = append(s, " OR ("...)
+		s = qualified(s, k)
+		s = append(s, " = ? AND "...)
 		open++
-		if i+2 < len(q.Key) {
-			next = append(next, '(')
+		if i+2 < len(key) {
+			s = append(s, '(')
 			open++
 		}
 	}
 	for ; open > 0; open-- {
-		next = append(next, ')')
+		s = append(s, ')')
 	}
-	if len(tail) > 0 {
-		next = append(next, " AND "...)
-		next = append(next, tail...)
-	}
-	next = append(next, order...)
-	b.next = string(next)
-	return b
+	return s
 }

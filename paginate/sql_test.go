@@ -40,6 +40,16 @@ func TestBuildSQL(t *testing.T) {
 			keyPos: []int{0, 3, 2},
 		},
 		{
+			name: "bounded range",
+			q: Query{Table: "t", Columns: []string{"`v`"}, Key: []KeyColumn{{Name: "a", Index: -1}, {Name: "b", Index: -1, Type: KeyText}},
+				After: [][]byte{[]byte("1"), []byte("x")}, Through: [][]byte{[]byte("9"), []byte("y")}},
+			first: "SELECT `v`, `t`.`a`, `t`.`b` FROM `t` WHERE (`t`.`a` > ? OR (`t`.`a` = ? AND `t`.`b` > ?)) " +
+				"AND (`t`.`a` < ? OR (`t`.`a` = ? AND `t`.`b` <= ?)) ORDER BY `t`.`a`, `t`.`b` LIMIT ?",
+			next: "SELECT `v`, `t`.`a`, `t`.`b` FROM `t` WHERE (`t`.`a` > ? OR (`t`.`a` = ? AND `t`.`b` > ?)) " +
+				"AND (`t`.`a` < ? OR (`t`.`a` = ? AND `t`.`b` <= ?)) ORDER BY `t`.`a`, `t`.`b` LIMIT ?",
+			keyPos: []int{1, 2},
+		},
+		{
 			name:   "no key",
 			q:      Query{Table: "t", Columns: []string{"*"}, Where: "x = ?"},
 			first:  "SELECT * FROM `t` WHERE (x = ?)",
@@ -66,6 +76,9 @@ func TestBuildSQL(t *testing.T) {
 			// Placeholders: 2 per key column but the last, Where's, LIMIT.
 			if tt.next != "" {
 				want := 2*len(tt.q.Key) - 1 + strings.Count(tt.q.Where, "?") + 1
+				if tt.q.Through != nil {
+					want += 2*len(tt.q.Key) - 1
+				}
 				if got := strings.Count(b.next, "?"); got != want {
 					t.Errorf("next has %d placeholders, want %d", got, want)
 				}
@@ -89,6 +102,9 @@ func TestNewValidates(t *testing.T) {
 		{"unnamed key", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Index: -1}}}, "no name"},
 		{"bad type", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: -1, Type: 9}}}, "unknown KeyType(9)"},
 		{"duplicate key", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0}, {Name: "A", Index: -1}}}, "listed twice"},
+		{"short bound", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0}}, After: [][]byte{}}, "After has 0 values"},
+		{"bound without key", Query{Table: "t", Columns: cols, Through: [][]byte{[]byte("1")}}, "Through has 1 values"},
+		{"NULL bound", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0}}, Through: [][]byte{nil}}, "is NULL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

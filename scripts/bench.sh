@@ -40,7 +40,8 @@ fresh() { mariadb "${cli[@]}" -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1
 for run in $(seq 1 "$RUNS"); do
   echo "bench: run $run of $RUNS" >&2
   measure "read-floor" "" bash -c "for t in users loans installments payments; do mariadb ${cli[*]} --quick -N lms -e \"SELECT * FROM \$t\"; done >/dev/null"
-  measure "lms-backup-dump" "$work/lms.sql.zst" "$BIN" -q dump "${conn[@]}" -D lms -o "$work/lms.sql.zst"
+  measure "lms-backup-dump-t1" "$work/lms1.sql.zst" "$BIN" -q dump "${conn[@]}" -D lms -o "$work/lms1.sql.zst" --threads 1
+  measure "lms-backup-dump-t2" "$work/lms.sql.zst" "$BIN" -q dump "${conn[@]}" -D lms -o "$work/lms.sql.zst" --threads 2
   measure "mariadb-dump|zstd-3" "$work/md.sql.zst" bash -c "mariadb-dump ${cli[*]} --single-transaction --quick lms | zstd -3 -q -T1 > $work/md.sql.zst"
   if [ $have_mydumper = 1 ]; then
     rm -rf "$work/myd"
@@ -61,15 +62,19 @@ for line in open(sys.argv[1]):
     res[n].append((float(wall), float(cpu), int(rss), int(size)))
 med = {n: tuple(statistics.median(x[i] for x in v) for i in range(4)) for n, v in res.items()}
 print(f"Fixture scale {sys.argv[2]} ({int(sys.argv[3]):,} rows), medians of {len(next(iter(res.values())))} runs.\n")
-print("| tool | wall s | CPU s | peak RSS MiB | output MB | wall vs mariadb-dump\\|zstd | wall vs read floor |")
-print("|---|---|---|---|---|---|---|")
-base = med.get("mariadb-dump|zstd-3", (0,))[0]; floor = med.get("read-floor", (0,))[0]
-for n in ["read-floor", "lms-backup-dump", "mariadb-dump|zstd-3", "mydumper-t2-c", "lms-backup-restore", "zstd-dc|mariadb"]:
+print("| tool | wall s | CPU s | peak RSS MiB | output MB | wall vs mariadb-dump\\|zstd | wall vs mydumper -t 2 -c | wall vs read floor | size vs mariadb-dump\\|zstd |")
+print("|---|---|---|---|---|---|---|---|---|")
+base, _, _, bsize = med.get("mariadb-dump|zstd-3", (0, 0, 0, 0)); floor = med.get("read-floor", (0,))[0]
+myd = med.get("mydumper-t2-c", (0,))[0]
+for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "mariadb-dump|zstd-3", "mydumper-t2-c", "lms-backup-restore", "zstd-dc|mariadb"]:
     if n not in med: continue
     w, c, r, s = med[n]
-    vs = f"{w/base:.2f}x" if base and "restore" not in n and "mariadb" != n[-7:] else ""
-    vf = f"{w/floor:.2f}x" if floor and n != "read-floor" and "restore" not in n and "|mariadb" not in n else ""
-    print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} | {s/1e6:.1f} | {vs} | {vf} |")
+    dump = "restore" not in n and "|mariadb" not in n and n != "read-floor"
+    vs = f"{w/base:.2f}x" if base and dump else ""
+    vm = f"{w/myd:.2f}x" if myd and dump else ""
+    vf = f"{w/floor:.2f}x" if floor and dump else ""
+    vz = f"{s/bsize:.3f}x" if bsize and dump and s else ""
+    print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} | {s/1e6:.1f} | {vs} | {vm} | {vf} | {vz} |")
 rr = med.get("lms-backup-restore"); rc = med.get("zstd-dc|mariadb")
 if rr and rc: print(f"\nRestore: lms-backup {rr[0]:.2f} s vs stock client {rc[0]:.2f} s ({rr[0]/rc[0]:.2f}x).")
 PY
