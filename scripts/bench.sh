@@ -48,9 +48,15 @@ for run in $(seq 1 "$RUNS"); do
     measure "mydumper-t2-c" "$work/myd" mydumper --socket "$sock" -u root -B lms -t 2 -c -o "$work/myd"
   fi
   fresh r1
-  measure "lms-backup-restore" "" "$BIN" -q restore "${conn[@]}" -D r1 "$work/lms.sql.zst"
+  measure "lms-backup-restore-t1" "" "$BIN" -q restore "${conn[@]}" -D r1 --threads 1 "$work/lms.sql.zst"
   fresh r2
-  measure "zstd-dc|mariadb" "" bash -c "zstd -dc $work/lms.sql.zst | mariadb ${cli[*]} r2"
+  measure "lms-backup-restore-t2" "" "$BIN" -q restore "${conn[@]}" -D r2 --threads 2 "$work/lms.sql.zst"
+  fresh r3
+  measure "zstd-dc|mariadb" "" bash -c "zstd -dc $work/lms.sql.zst | mariadb ${cli[*]} r3"
+  if [ $have_mydumper = 1 ]; then
+    fresh r4
+    measure "myloader-t2" "" myloader --socket "$sock" -u root -d "$work/myd" -B r4 -t 2 -o
+  fi
 done
 
 # Medians per tool and ratios against mariadb-dump|zstd and the read floor.
@@ -66,7 +72,7 @@ print("| tool | wall s | CPU s | peak RSS MiB | output MB | wall vs mariadb-dump
 print("|---|---|---|---|---|---|---|---|---|")
 base, _, _, bsize = med.get("mariadb-dump|zstd-3", (0, 0, 0, 0)); floor = med.get("read-floor", (0,))[0]
 myd = med.get("mydumper-t2-c", (0,))[0]
-for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "mariadb-dump|zstd-3", "mydumper-t2-c", "lms-backup-restore", "zstd-dc|mariadb"]:
+for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "mariadb-dump|zstd-3", "mydumper-t2-c"]:
     if n not in med: continue
     w, c, r, s = med[n]
     dump = "restore" not in n and "|mariadb" not in n and n != "read-floor"
@@ -75,11 +81,20 @@ for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "mariadb-dum
     vf = f"{w/floor:.2f}x" if floor and dump else ""
     vz = f"{s/bsize:.3f}x" if bsize and dump and s else ""
     print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} | {s/1e6:.1f} | {vs} | {vm} | {vf} | {vz} |")
-rr = med.get("lms-backup-restore"); rc = med.get("zstd-dc|mariadb")
-if rr and rc: print(f"\nRestore: lms-backup {rr[0]:.2f} s vs stock client {rc[0]:.2f} s ({rr[0]/rc[0]:.2f}x).")
+print("\n| restore | wall s | CPU s | peak RSS MiB | wall vs zstd -dc\\|mariadb | wall vs myloader -t 2 |")
+print("|---|---|---|---|---|---|")
+stock = med.get("zstd-dc|mariadb", (0,))[0]; myl = med.get("myloader-t2", (0,))[0]
+for n in ["lms-backup-restore-t1", "lms-backup-restore-t2", "zstd-dc|mariadb", "myloader-t2"]:
+    if n not in med: continue
+    w, c, r, _ = med[n]
+    vs = f"{w/stock:.2f}x" if stock else ""
+    vm = f"{w/myl:.2f}x" if myl else ""
+    print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} | {vs} | {vm} |")
 PY
 )
 echo "$report"
+# Keep the hand-written notes and the report benchmark that follow the table.
+notes=$(awk '/^### |^## Monthly report/ {f = 1} f' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo
@@ -88,5 +103,6 @@ echo "$report"
   echo "reading every row of every table to /dev/null: what the server needs just to send the rows."
   echo
   echo "$report"
+  if [ -n "$notes" ]; then echo; echo "$notes"; fi
 } >BENCHMARKS.md
 echo "bench: written to BENCHMARKS.md" >&2
