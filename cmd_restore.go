@@ -22,10 +22,10 @@ func restoreCommand(env *appEnv) *cli.Command {
 		UsageText: "lms-backup restore --database TARGET [options] [FILE|-]",
 		Description: `Reads FILE (or stdin when FILE is - or missing; zstd, gzip or plain SQL,
 detected from the first bytes; age-encrypted with --identity), checks every
-frame before executing it, and
-loads it into TARGET, which may have any name. TARGET must exist and be empty
-unless --create-database or --force (which replaces tables, views, routines,
-triggers and events of the same name and keeps the others).
+frame before executing it, and loads it into TARGET, which may have any
+name. TARGET must exist and be empty unless --create-database or --force
+(which replaces tables, views, routines, triggers and events of the same
+name and keeps the others).
 
 The tables are loaded into a staging database (lms_restore_<id>_new) and moved
 into TARGET with one RENAME TABLE only after every row loaded and the row
@@ -35,8 +35,12 @@ events are created. If anything fails, TARGET is put back exactly as it was
 CREATE and DROP on lms_restore_* databases; --in-place loads straight into
 TARGET instead (a failure then leaves a --force target half-restored).
 
+Rows load on --threads connections at once; plain secondary keys and foreign
+keys of InnoDB tables are added after the rows, one ALTER TABLE per table.
+
 EXAMPLES:
    lms-backup restore --database lms_copy --create-database lms.sql.zst
+   lms-backup restore --database lms --force lms.sql.zst   (over the live database; it changes only when all loaded)
    ssh vault 'cat lms.sql.zst' | lms-backup restore -D lms_copy -
    lms-backup restore -D lms_copy --create-database --identity ~/backup.key lms.sql.zst.age
    zstd -dc lms.sql.zst | mariadb lms_copy      (the stock client reads the same file)
