@@ -67,8 +67,8 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(e.stdout, "%s: OK: database %s dumped %s from %s; %d tables, %d rows, %d statements in %d frames (%s, %s uncompressed)\n",
-		name, rep.Header.Database, rep.Header.Started.Format("2006-01-02 15:04:05Z"), rep.Header.ServerVersion,
+	fmt.Fprintf(e.stdout, "%s: OK: database %s dumped %s from %s (%s); %d tables, %d rows, %d statements in %d frames (%s, %s uncompressed)\n",
+		name, rep.Header.Database, rep.Header.Started.Format("2006-01-02 15:04:05Z"), rep.Header.ServerVersion, rep.Header.Consistency,
 		rep.Tables, rep.Rows, rep.Statements, rep.Frames, rep.Compression, formatBytes(rep.Bytes))
 	return nil
 }
