@@ -431,7 +431,7 @@ func (d *dumper) dumpSchema(ctx context.Context, conn *sql.Conn, t *table) error
 		b = append(b, "\n--\nDROP TABLE IF EXISTS "...)
 		b = AppendIdent(b, t.Name)
 		b = append(b, ";\n"...)
-		b = append(b, res["Create Table"]...)
+		b = append(b, unqualifySequences(res["Create Table"], d.opts.Database)...)
 		return append(b, ";\n"...)
 	})
 }

@@ -332,3 +332,16 @@ func Objects(ctx context.Context, conn *sql.Conn, db string) ([]Object, error) {
 	}
 	return out, nil
 }
+
+// unqualifySequences drops the dumped database's name from the sequence
+// calls in a CREATE TABLE: the server prints a DEFAULT NEXTVAL(s) as
+// nextval(`db`.`s`) even when s is in the table's own database, which would
+// tie the restored table to the source database's sequence. Calls to
+// sequences of other databases keep their qualifier.
+func unqualifySequences(create, db string) string {
+	q := string(AppendIdent(nil, db)) + "."
+	for _, fn := range []string{"nextval(", "lastval("} {
+		create = strings.ReplaceAll(create, fn+q, fn)
+	}
+	return create
+}

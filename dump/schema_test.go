@@ -243,3 +243,11 @@ func TestSortViewsRealCycleBreak(t *testing.T) {
 		t.Fatalf("order %v, want x,y,w", got)
 	}
 }
+
+func TestUnqualifySequences(t *testing.T) {
+	create := "CREATE TABLE `t` (\n  `a` int(11) DEFAULT nextval(`lms`.`s`),\n  `b` int(11) DEFAULT lastval(`lms`.`s`),\n  `c` int(11) DEFAULT nextval(`other`.`s`),\n  `d` int(11) DEFAULT nextval(`lms x`.`s`)\n) ENGINE=InnoDB"
+	want := "CREATE TABLE `t` (\n  `a` int(11) DEFAULT nextval(`s`),\n  `b` int(11) DEFAULT lastval(`s`),\n  `c` int(11) DEFAULT nextval(`other`.`s`),\n  `d` int(11) DEFAULT nextval(`lms x`.`s`)\n) ENGINE=InnoDB"
+	if got := unqualifySequences(create, "lms"); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -376,9 +376,44 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return fmt.Errorf("swap the tables in: %w", err)
 	}
 	st.renamed = true
+	if err := st.repointSequences(ctx, conn); err != nil {
+		return err
+	}
 	for i := range r.held {
 		if err := r.frame(ctx, conn, &r.held[i]); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// repointSequences makes column defaults that call a sequence of the
+// staging database (the server resolved NEXTVAL(s) there and keeps the
+// database in the definition, across a RENAME) call the target's, which
+// the sequence has just moved into. Changing a default rewrites no rows.
+func (st *stage) repointSequences(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND COLUMN_DEFAULT LIKE ?`, st.target, "%"+sqlident.Quote(st.newDB)+".%")
+	if err != nil {
+		return fmt.Errorf("look up sequence defaults: %w", err)
+	}
+	var alters []string
+	for rows.Next() {
+		var table, column, def string
+		if err := rows.Scan(&table, &column, &def); err != nil {
+			rows.Close()
+			return fmt.Errorf("look up sequence defaults: %w", err)
+		}
+		def = strings.ReplaceAll(def, sqlident.Quote(st.newDB)+".", sqlident.Quote(st.target)+".")
+		alters = append(alters, "ALTER TABLE "+st.in(st.target, table)+" ALTER COLUMN "+sqlident.Quote(column)+" SET DEFAULT ("+def+")")
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("look up sequence defaults: %w", err)
+	}
+	for _, q := range alters {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("point a default at the restored sequence (%s): %w", q, err)
 		}
 	}
 	return nil
