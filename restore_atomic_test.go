@@ -134,6 +134,17 @@ func TestAtomicRestore(t *testing.T) {
 				return []string{"--socket", srv.Config.Addr, "--user", "atomic_lim"}, []string{"MYSQL_PWD=lim-pw"}, nil
 			},
 		},
+		{
+			// A user who may not create the staging database is told what to
+			// grant, or to restore --in-place.
+			name: "no staging database allowed", file: file, code: exitRestore, want: "--in-place",
+			setup: func(t *testing.T, target string) ([]string, []string, func()) {
+				srv.Exec(t, "", "CREATE USER atomic_nostage@localhost IDENTIFIED BY 'ns-pw'",
+					"GRANT ALL ON `"+target+"`.* TO atomic_nostage@localhost")
+				t.Cleanup(func() { srv.Exec(t, "", "DROP USER atomic_nostage@localhost") })
+				return []string{"--socket", srv.Config.Addr, "--user", "atomic_nostage"}, []string{"MYSQL_PWD=ns-pw"}, nil
+			},
+		},
 	}
 	for _, tt := range failures {
 		t.Run(tt.name, func(t *testing.T) {

@@ -167,7 +167,7 @@ func (st *stage) createNew(ctx context.Context, conn *sql.Conn) error {
 	}
 	q := "CREATE DATABASE " + sqlident.Quote(st.newDB) + " CHARACTER SET " + sqlident.Quote(charset) + " COLLATE " + sqlident.Quote(collation)
 	if _, err := conn.ExecContext(ctx, q); err != nil {
-		return fmt.Errorf("create the staging database %s: %w (the restoring user needs CREATE and DROP on %s*, or use --in-place)", st.newDB, err, StagePrefix)
+		return fmt.Errorf("%w: create the staging database %s: %w (grant the restoring user ALL on %s%% databases, or restore with --in-place)", ErrStatement, st.newDB, err, strings.ReplaceAll(StagePrefix, "_", `\_`))
 	}
 	return nil
 }
