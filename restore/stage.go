@@ -251,41 +251,11 @@ func (r *runner) checkRows(ctx context.Context, tr *dumpfile.Trailer, database s
 // swap moves the staged tables into the target and runs the held frames
 // there; on failure it puts the target back as it was.
 func (st *stage) swap(ctx context.Context, r *runner, created bool) error {
-	conn := r.conn
 	start := time.Now()
-	setup := []string{"COMMIT", fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int(st.lockWait/time.Second), 1)),
-		"USE " + sqlident.Quote(st.target)}
-	for _, q := range setup {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return st.abandon(ctx, created, fmt.Errorf("prepare the swap: %w", err))
-		}
-	}
-	var err error
-	if st.before, err = takeInventory(ctx, conn, st.target); err != nil {
+	views, err := st.plan(ctx, r.conn)
+	if err != nil {
 		return st.abandon(ctx, created, err)
 	}
-	if st.incoming, err = queryNames(ctx, conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME", st.newDB); err != nil {
-		return st.abandon(ctx, created, fmt.Errorf("list the staged tables: %w", err))
-	}
-	var views []string
-	for _, t := range st.incoming {
-		switch st.before.tables[t] {
-		case "":
-		case "VIEW":
-			views = append(views, t)
-		default:
-			st.moved = append(st.moved, t)
-		}
-	}
-	if err := st.checkReferences(ctx, conn); err != nil {
-		return st.abandon(ctx, created, err)
-	}
-	if len(st.moved) > 0 {
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+sqlident.Quote(st.oldDB)); err != nil {
-			return st.abandon(ctx, created, fmt.Errorf("create database %s: %w", st.oldDB, err))
-		}
-	}
-
 	// From here on a failure rolls back.
 	if err := st.exchange(ctx, r, views); err != nil {
 		if rerr := st.rollback(ctx); rerr != nil {
@@ -297,8 +267,45 @@ func (st *stage) swap(ctx context.Context, r *runner, created bool) error {
 		return st.abandon(ctx, created, err)
 	}
 	st.log.Debug("tables swapped in", "tables", len(st.incoming), "replaced", len(st.moved), "ms", time.Since(start).Milliseconds())
-	st.finish(ctx, conn)
+	st.finish(ctx, r.conn)
 	return nil
+}
+
+// plan snapshots the target and works out the swap without changing the
+// target: which tables move aside, which views stand where a table comes.
+// It refuses a swap that a foreign key from outside the dump would follow.
+func (st *stage) plan(ctx context.Context, conn *sql.Conn) (views []string, err error) {
+	setup := []string{"COMMIT", fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int(st.lockWait/time.Second), 1)),
+		"USE " + sqlident.Quote(st.target)}
+	for _, q := range setup {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("prepare the swap: %w", err)
+		}
+	}
+	if st.before, err = takeInventory(ctx, conn, st.target); err != nil {
+		return nil, err
+	}
+	if st.incoming, err = queryNames(ctx, conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME", st.newDB); err != nil {
+		return nil, fmt.Errorf("list the staged tables: %w", err)
+	}
+	for _, t := range st.incoming {
+		switch st.before.tables[t] {
+		case "":
+		case "VIEW":
+			views = append(views, t)
+		default:
+			st.moved = append(st.moved, t)
+		}
+	}
+	if err := st.checkReferences(ctx, conn); err != nil {
+		return nil, err
+	}
+	if len(st.moved) > 0 {
+		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+sqlident.Quote(st.oldDB)); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", st.oldDB, err)
+		}
+	}
+	return views, nil
 }
 
 // abandon ends a swap that did not touch the target: it drops the staging
