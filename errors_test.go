@@ -226,9 +226,9 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 		{"statement fails", failing, exitRestore, "frame 4, statement 1 at byte"},
 		{"truncated", truncated, exitBadDump, "truncated"},
 	}
-	for _, mode := range [][]string{nil, {"--in-place"}} {
+	for _, mode := range [][]string{{"--threads", "2"}, {"--threads", "1", "--in-place"}, {"--threads", "2", "--in-place"}} {
 		for _, tt := range tests {
-			name := strings.TrimSpace(tt.name + " " + strings.Join(mode, ""))
+			name := tt.name + " " + strings.Join(mode, " ")
 			t.Run(name+" in a new database", func(t *testing.T) {
 				target := "gone_" + strings.NewReplacer(" ", "_", "-", "").Replace(name)
 				r := run(t, nil, nil, append(append(append([]string{"--quiet", "restore", "--create-database", "-D", target}, mode...), connArgs(srv)...), tt.file)...)

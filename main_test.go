@@ -247,13 +247,13 @@ func TestRoundTrip(t *testing.T) {
 
 			t.Run("lms-backup restore", func(t *testing.T) {
 				dst := srv.CreateDB(t, "restored")
-				mustRun(t, append(append([]string{"--quiet", "restore", "-D", dst}, connArgs(srv)...), out)...)
+				mustRun(t, append(append([]string{"--quiet", "restore", "--threads", "2", "-D", dst}, connArgs(srv)...), out)...)
 				compareDatabases(t, srv, src, dst)
 			})
 			if ext == ".sql" {
-				t.Run("lms-backup restore --in-place", func(t *testing.T) {
+				t.Run("lms-backup restore --in-place --threads 1", func(t *testing.T) {
 					dst := srv.CreateDB(t, "inplace")
-					mustRun(t, append(append([]string{"--quiet", "restore", "--in-place", "-D", dst}, connArgs(srv)...), out)...)
+					mustRun(t, append(append([]string{"--quiet", "restore", "--in-place", "--threads", "1", "-D", dst}, connArgs(srv)...), out)...)
 					compareDatabases(t, srv, src, dst)
 				})
 			}

@@ -192,7 +192,7 @@ func TestInterruptedRestore(t *testing.T) {
 	srv.Exec(t, target, atomicTarget...)
 	srv.Exec(t, twin, atomicTarget...)
 
-	cmd := exec.Command(bin, append(append([]string{"--quiet", "restore", "--force", "-D", target}, connArgs(srv)...), file)...)
+	cmd := exec.Command(bin, append(append([]string{"--quiet", "restore", "--force", "--threads", "2", "-D", target}, connArgs(srv)...), file)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
