@@ -400,7 +400,8 @@ func assertNoLockWaiters(t *testing.T, srv *testdb.Server) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d server threads still wait for a lock after the client exited: its statement was not killed", n)
+			waiting := names(t, root, "SELECT CONCAT(ID, ' ', STATE), IFNULL(INFO, '') FROM information_schema.PROCESSLIST WHERE "+lockWaitStates)
+			t.Fatalf("%d server threads still wait for a lock after the client exited: its statement was not killed: %q", n, waiting)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -109,16 +109,26 @@ func Dedicated(ctx context.Context, db *sql.DB) (conn *sql.Conn, waitKill func()
 		conn.Close()
 		return nil, nil, fmt.Errorf("read connection id: %w", err)
 	}
-	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(done)
+	kill := func() {
 		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		db.ExecContext(kctx, "KILL "+strconv.FormatUint(id, 10))
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		kill()
 	})
 	return conn, sync.OnceFunc(func() {
 		if !stop() {
 			<-done
+			return
+		}
+		// ctx.Done() closes a moment before the cancel reaches the watch:
+		// a caller that saw it and released at once stopped the watch
+		// before it started, so the KILL is sent here.
+		if ctx.Err() != nil {
+			kill()
 		}
 	}), nil
 }
