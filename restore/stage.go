@@ -351,19 +351,14 @@ func (st *stage) checkReferences(ctx context.Context, conn *sql.Conn) error {
 // exchange runs steps 2 to 4 of the swap.
 func (st *stage) exchange(ctx context.Context, r *runner, views []string) error {
 	conn := r.conn
-	for _, o := range st.before.objects {
-		if o.Kind != "TRIGGER" {
-			continue
-		}
-		var table string
-		err := conn.QueryRowContext(ctx, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
-			st.target, o.Name).Scan(&table)
-		if err != nil {
-			return fmt.Errorf("look up trigger %s: %w", o.Name, err)
-		}
+	on, err := triggerTables(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
+	for name, table := range on {
 		if slices.Contains(st.moved, table) {
-			if _, err := conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, o.Name)); err != nil {
-				return fmt.Errorf("drop trigger %s: %w", o.Name, err)
+			if _, err := conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, name)); err != nil {
+				return fmt.Errorf("drop trigger %s: %w", name, err)
 			}
 		}
 	}
@@ -372,14 +367,7 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 			return fmt.Errorf("drop view %s: %w", v, err)
 		}
 	}
-	var pairs []string
-	for _, t := range st.moved {
-		pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
-	}
-	for _, t := range st.incoming {
-		pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
-	}
-	if err := renameTables(ctx, conn, pairs); err != nil {
+	if err := st.rename(ctx, conn, true); err != nil {
 		return fmt.Errorf("swap the tables in: %w", err)
 	}
 	st.renamed = true
@@ -460,13 +448,17 @@ func (st *stage) rollback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	on, err := triggerTables(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
 	was := map[string]string{}
 	for _, o := range st.before.objects {
 		was[objectKey(o)] = o.SQL
 	}
 	for _, o := range now {
 		sql, ok := was[objectKey(o)]
-		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !st.onIncoming(ctx, conn, o.Name)) {
+		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !st.renamed || !slices.Contains(st.incoming, on[o.Name])) {
 			continue
 		}
 		if _, err := conn.ExecContext(ctx, "DROP "+o.Kind+" IF EXISTS "+st.in(st.target, o.Name)); err != nil {
@@ -474,14 +466,7 @@ func (st *stage) rollback(ctx context.Context) error {
 		}
 	}
 	if st.renamed {
-		var pairs []string
-		for _, t := range st.incoming {
-			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
-		}
-		for _, t := range st.moved {
-			pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
-		}
-		if err := renameTables(ctx, conn, pairs); err != nil {
+		if err := st.rename(ctx, conn, false); err != nil {
 			return fmt.Errorf("rename the tables back: %w", err)
 		}
 		st.renamed = false
@@ -517,9 +502,24 @@ func (st *stage) rollback(ctx context.Context) error {
 	return nil
 }
 
-// renameTables runs one RENAME TABLE for all pairs ("a TO b"), which the
-// server does atomically; none is nothing to do.
-func renameTables(ctx context.Context, conn *sql.Conn, pairs []string) error {
+// rename swaps the tables in (forward) or back, in one RENAME TABLE,
+// which the server runs atomically. Forward, the replaced tables move to
+// oldDB first, so that the incoming ones (and their foreign key names) find
+// the target free; back, the other way round.
+func (st *stage) rename(ctx context.Context, conn *sql.Conn, forward bool) error {
+	var pairs []string
+	out := func(tables []string, from, to string) {
+		for _, t := range tables {
+			pairs = append(pairs, st.in(from, t)+" TO "+st.in(to, t))
+		}
+	}
+	if forward {
+		out(st.moved, st.target, st.oldDB)
+		out(st.incoming, st.newDB, st.target)
+	} else {
+		out(st.incoming, st.target, st.newDB)
+		out(st.moved, st.oldDB, st.target)
+	}
 	if len(pairs) == 0 {
 		return nil
 	}
@@ -527,12 +527,22 @@ func renameTables(ctx context.Context, conn *sql.Conn, pairs []string) error {
 	return err
 }
 
-// onIncoming reports whether trigger name sits on a table the swap moved in.
-func (st *stage) onIncoming(ctx context.Context, conn *sql.Conn, name string) bool {
-	var table string
-	err := conn.QueryRowContext(ctx, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
-		st.target, name).Scan(&table)
-	return err != nil || (st.renamed && slices.Contains(st.incoming, table))
+// triggerTables maps each trigger of database to its table.
+func triggerTables(ctx context.Context, conn *sql.Conn, database string) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", database)
+	if err != nil {
+		return nil, fmt.Errorf("list the triggers of %s: %w", database, err)
+	}
+	defer rows.Close()
+	on := map[string]string{}
+	for rows.Next() {
+		var name, table string
+		if err := rows.Scan(&name, &table); err != nil {
+			return nil, fmt.Errorf("list the triggers of %s: %w", database, err)
+		}
+		on[name] = table
+	}
+	return on, rows.Err()
 }
 
 // in names table (or object) name of database db.
