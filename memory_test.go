@@ -96,26 +96,36 @@ func TestDumpMemoryIsFlat(t *testing.T) {
 	live, heap := map[int]int64{}, map[int]int64{}
 	for _, scale := range scales {
 		db := fixtureDB(t, srv, scale)
-		var heaps, lives []int64
-		for i := range 5 {
+		heap[scale], live[scale] = withinBudget(t, "dump", scale, 5, func(i int) memStats {
 			out := filepath.Join(t.TempDir(), fmt.Sprintf("s%d-%d.sql.zst", scale, i))
-			s := measured(t, append([]string{"dump", "-D", db, "-o", out}, connArgs(srv)...)...)
-			if s.code != 0 {
-				t.Fatalf("dump scale %d: exit %d\n%s", scale, s.code, s.stderr)
-			}
-			if s.PeakHeap <= 0 || s.PeakHeap > dumpHeapBudget {
-				t.Errorf("scale %d: peak heap %d bytes, budget %d", scale, s.PeakHeap, dumpHeapBudget)
-			}
-			if s.PeakRSS <= 0 || s.PeakRSS > dumpRSSBudget {
-				t.Errorf("scale %d: peak RSS %d bytes, budget %d", scale, s.PeakRSS, dumpRSSBudget)
-			}
-			heaps, lives = append(heaps, s.PeakHeap), append(lives, s.PeakLive)
-			t.Logf("scale %d run %d: peak heap %.1f MiB, peak live heap %.1f MiB, peak RSS %.1f MiB",
-				scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakLive)/(1<<20), float64(s.PeakRSS)/(1<<20))
-		}
-		heap[scale], live[scale] = median(heaps), median(lives)
+			return measured(t, append([]string{"dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+		})
 	}
 	checkFlat(t, scales, live, heap)
+}
+
+// withinBudget runs one command runs times in fresh processes (run does
+// one), checks that each succeeds within the dump's heap and RSS budgets,
+// and returns the medians of its peak heap and peak live heap.
+func withinBudget(t *testing.T, what string, scale, runs int, run func(i int) memStats) (heap, live int64) {
+	t.Helper()
+	var heaps, lives []int64
+	for i := range runs {
+		s := run(i)
+		if s.code != 0 {
+			t.Fatalf("%s scale %d: exit %d\n%s", what, scale, s.code, s.stderr)
+		}
+		if s.PeakHeap <= 0 || s.PeakHeap > dumpHeapBudget {
+			t.Errorf("%s scale %d: peak heap %d bytes, budget %d", what, scale, s.PeakHeap, dumpHeapBudget)
+		}
+		if s.PeakRSS <= 0 || s.PeakRSS > dumpRSSBudget {
+			t.Errorf("%s scale %d: peak RSS %d bytes, budget %d", what, scale, s.PeakRSS, dumpRSSBudget)
+		}
+		heaps, lives = append(heaps, s.PeakHeap), append(lives, s.PeakLive)
+		t.Logf("%s scale %d run %d: peak heap %.1f MiB, peak live heap %.1f MiB, peak RSS %.1f MiB",
+			what, scale, i, float64(s.PeakHeap)/(1<<20), float64(s.PeakLive)/(1<<20), float64(s.PeakRSS)/(1<<20))
+	}
+	return median(heaps), median(lives)
 }
 
 // checkFlat compares the medians at two scales. The retained heap (the
