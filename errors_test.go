@@ -99,6 +99,8 @@ func TestBadInput(t *testing.T) {
 		{name: "verify option after file", args: []string{"verify", good, "--json"}, code: exitUsage, want: "before FILE"},
 		{name: "restore into missing database", args: append(append([]string{"--quiet", "restore", "-D", "absent_db"}, conn...), good), code: exitUsage, want: "--create-database"},
 		{name: "restore into non-empty database", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), good), code: exitRestore, want: "--force"},
+		{name: "restore with too many threads", args: append(append([]string{"--quiet", "restore", "-D", db, "--threads", "99"}, conn...), good), code: exitUsage, want: "use 1 to 64"},
+		{name: "restore with no lock wait", args: append(append([]string{"--quiet", "restore", "-D", db, "--lock-wait-timeout", "0s"}, conn...), good), code: exitUsage, want: "at least 1s"},
 		{name: "restore not a dump", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), notDump), code: exitBadDump, want: "not an lms-backup dump"},
 		{name: "unknown command", args: []string{"backup"}, code: exitUsage, want: "backup"},
 	}
