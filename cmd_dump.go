@@ -57,6 +57,7 @@ EXAMPLES:
 			&cli.IntFlag{Name: "keep-days", Usage: "with -o DIR/: after the new dump verified, delete this database's dumps older than N days"},
 			&cli.StringFlag{Name: "compress", Usage: "zstd, gzip or none (default: from the extension, else zstd)"},
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
+			&cli.BoolFlag{Name: "no-history", Usage: "dump only the current rows of system-versioned tables (by default every row version is dumped and restored)"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
 			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
 			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 reads on one connection"},
@@ -70,7 +71,7 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
 	}
-	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), Tool: "lms-backup " + version,
+	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), NoHistory: c.Bool("no-history"), Tool: "lms-backup " + version,
 		LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads"), ChunkRows: c.Int("chunk-rows")}
 	if opts.Threads < 1 {
 		return usagef("--threads %d: use 1 or more (1 dumps on one connection; the default is the number of CPUs, %d)", opts.Threads, runtime.NumCPU())

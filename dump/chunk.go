@@ -59,7 +59,7 @@ func planChunks(ctx context.Context, conn *sql.Conn, t *table, rows int, emit fu
 			return denseChunks(t, lo, hi, rows, emit)
 		}
 	}
-	q := paginate.Query{Table: t.Name, Columns: t.exprs, Key: t.key}
+	q := paginate.Query{Table: t.Name, Columns: t.exprs, Key: t.key, History: t.History}
 	var after [][]byte
 	for {
 		through, err := paginate.Boundary(ctx, conn, q, after, rows)

@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"lms-backup/dumpfile"
+	"lms-backup/internal/sqlident"
 )
 
 // ErrUsage marks invalid options.
@@ -92,6 +93,10 @@ type Options struct {
 	// ChunkRows is the rows of a key-range chunk when Threads > 1; 0 means
 	// DefaultChunkRows. Tables estimated at up to twice that are one chunk.
 	ChunkRows int
+	// NoHistory dumps only the current rows of system-versioned tables.
+	// By default every row version is dumped with its ROW START and ROW
+	// END values, and restored as it was.
+	NoHistory bool
 	// Progress, when set, is called after every data frame, from one
 	// goroutine at a time. It must return quickly.
 	Progress func(Progress)
@@ -334,6 +339,9 @@ func (d *dumper) dumpTables(ctx context.Context, meta *sql.Conn, tables []*table
 		if err := d.prepare(ctx, meta, t); err != nil {
 			return fmt.Errorf("dump table %s: %w", t.Name, err)
 		}
+		if t.NoRows {
+			continue
+		}
 		var err error
 		if chunked {
 			err = planChunks(ctx, meta, t, d.opts.ChunkRows, read)
@@ -413,27 +421,60 @@ func (d *dumper) report(t *table, rows int64) {
 // dumpSchema writes t's DROP and CREATE TABLE in a schema frame, after
 // warning about what the snapshot cannot cover.
 func (d *dumper) dumpSchema(ctx context.Context, conn *sql.Conn, t *table) error {
-	switch strings.ToLower(t.Engine) {
-	case "innodb", "":
+	switch {
+	case t.NoRows:
+		d.log.Info("table's rows live elsewhere: its definition is dumped, its rows are not", "table", t.Name, "engine", t.Engine)
+	case strings.EqualFold(t.Engine, "innodb"), t.Engine == "":
 	default:
 		d.warn("table is not transactional: its rows are read as they are, outside the snapshot", "table", t.Name, "engine", t.Engine)
-	}
-	if t.Versioned {
-		d.warn("system-versioned table: only current rows are dumped, history is not", "table", t.Name)
 	}
 	res, err := showCreate(ctx, conn, "SHOW CREATE TABLE "+string(AppendIdent(nil, t.Name)))
 	if err != nil {
 		return fmt.Errorf("show create table %s: %w", t.Name, err)
 	}
+	if t.Versioned {
+		d.historyColumns(t, res["Create Table"])
+	}
 	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {
 		b = append(b, "--\n-- Table "...)
-		b = AppendIdent(b, t.Name)
+		b = sqlident.AppendComment(b, t.Name)
 		b = append(b, "\n--\nDROP TABLE IF EXISTS "...)
 		b = AppendIdent(b, t.Name)
 		b = append(b, ";\n"...)
 		b = append(b, unqualifySequences(res["Create Table"], d.opts.Database)...)
 		return append(b, ";\n"...)
 	})
+}
+
+// historyColumns decides whether t's row versions are dumped and, if so,
+// adds its ROW START and ROW END columns to the columns an INSERT writes:
+// a restore inserts them as they are, with system_versioning_insert_history
+// on (see headerSQL). Without NoHistory every version is dumped, unless
+// the periods are transaction ids (BIGINT UNSIGNED ROW START), which no
+// server accepts back: then only the current rows are, with a warning.
+func (d *dumper) historyColumns(t *table, create string) {
+	if d.opts.NoHistory {
+		d.warn("system-versioned table: only current rows are dumped (--no-history)", "table", t.Name)
+		return
+	}
+	start, end, explicit := periodColumns(create)
+	cs := Column{Name: "row_start", DataType: "timestamp", Kind: KindText}
+	ce := Column{Name: "row_end", DataType: "timestamp", Kind: KindText}
+	if explicit {
+		var ok1, ok2 bool
+		cs, ok1 = t.generated[start]
+		ce, ok2 = t.generated[end]
+		if !ok1 || !ok2 {
+			d.warn("system-versioned table: its period columns were not found; only current rows are dumped", "table", t.Name)
+			return
+		}
+	}
+	if cs.DataType != "timestamp" || ce.DataType != "timestamp" {
+		d.warn("system-versioned table with transaction-precise history: a server cannot take those versions back, so only current rows are dumped", "table", t.Name)
+		return
+	}
+	t.Columns = append(t.Columns, cs, ce)
+	t.History, t.rowEnd = true, ce.Name
 }
 
 // lockWaitError marks a lock wait timeout (MySQL error 1205) with

@@ -3,6 +3,7 @@ package dump
 import (
 	"context"
 	"database/sql"
+	"slices"
 
 	"lms-backup/dumpfile"
 	"lms-backup/paginate"
@@ -35,6 +36,12 @@ func (d *dumper) prepare(ctx context.Context, conn *sql.Conn, t *table) error {
 		t.prefix = AppendIdent(t.prefix, t.Columns[i].Name)
 	}
 	t.prefix = append(t.prefix, ") VALUES "...)
+	if t.History && len(key) > 0 && !slices.ContainsFunc(key, func(k paginate.KeyColumn) bool { return k.Name == t.rowEnd }) {
+		// A unique key holds once per version: the server's own index
+		// is the key plus ROW END (which information_schema lists only
+		// for explicitly declared period columns).
+		key = append(key, paginate.KeyColumn{Name: t.rowEnd, Index: -1, Type: paginate.KeyNumber})
+	}
 	for k := range key {
 		for i, c := range t.Columns {
 			plain := c.Kind == KindNumber || c.Kind == KindText || c.Kind == KindBinary
@@ -54,7 +61,7 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 	if len(t.Columns) == 0 {
 		return nil
 	}
-	cur, err := paginate.New(paginate.Query{Table: t.Name, Columns: t.exprs, Key: t.key, After: c.after, Through: c.through},
+	cur, err := paginate.New(paginate.Query{Table: t.Name, Columns: t.exprs, Key: t.key, After: c.after, Through: c.through, History: t.History},
 		paginate.Options{PageSize: d.opts.PageRows, Log: d.log.With("table", t.Name)})
 	if err != nil {
 		return err

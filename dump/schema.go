@@ -16,9 +16,21 @@ type table struct {
 	Name     string
 	Engine   string
 	Sequence bool
-	// Versioned marks a system-versioned table: only its current rows are dumped.
+	// NoRows marks a table whose rows live elsewhere (see rowsElsewhere):
+	// its definition is dumped, its rows are not.
+	NoRows bool
+	// Versioned marks a system-versioned table.
 	Versioned bool
-	Columns   []Column // the columns an INSERT writes: generated ones left out
+	// History is set (by dumpSchema) when every row version of a
+	// versioned table is dumped: Columns then end with its ROW START and
+	// ROW END columns, named by rowEnd's pair.
+	History bool
+	Columns []Column // the columns an INSERT writes: generated ones left out
+	// generated holds a versioned table's generated columns, among them
+	// explicitly declared ROW START / ROW END columns (the server lists
+	// those as STORED GENERATED; implicit ones it does not list at all).
+	generated map[string]Column
+	rowEnd    string // the ROW END column when History is set
 	// Estimate is the server's estimate of the row count (TABLE_ROWS).
 	Estimate int64
 
@@ -64,6 +76,7 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 			return nil, fmt.Errorf("list tables: %w", err)
 		}
 		t.Sequence = typ == "SEQUENCE"
+		t.NoRows = rowsElsewhere(t.Engine)
 		t.Versioned = typ == "SYSTEM VERSIONED"
 		tables = append(tables, t)
 		byName[t.Name] = t
@@ -89,14 +102,22 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 			return nil, fmt.Errorf("list columns: %w", err)
 		}
 		t := byName[tname]
-		if t == nil || generatedExtra.MatchString(extra) {
-			continue // a view's column, or a generated one the server computes
-		}
-		if t.Versioned && strings.Contains(strings.ToUpper(extra), "ROW ") && strings.Contains(strings.ToUpper(extra), "INVISIBLE") {
-			continue // ROW START / ROW END of a system-versioned table
+		if t == nil {
+			continue // a view's column
 		}
 		c.DataType = strings.ToLower(c.DataType)
 		c.Kind = kindOf(c.DataType, c.Charset)
+		if generatedExtra.MatchString(extra) {
+			// The server computes it; on a versioned table it may be a
+			// period column, which dumpSchema adds back with the history.
+			if t.Versioned {
+				if t.generated == nil {
+					t.generated = map[string]Column{}
+				}
+				t.generated[c.Name] = c
+			}
+			continue
+		}
 		t.Columns = append(t.Columns, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -344,4 +365,63 @@ func unqualifySequences(create, db string) string {
 		create = strings.ReplaceAll(create, fn+q, fn)
 	}
 	return create
+}
+
+// periodColumns returns the ROW START and ROW END columns that a CREATE
+// TABLE of a system-versioned table declares in its PERIOD FOR
+// SYSTEM_TIME clause, and false when it declares none (the implicit
+// columns, named row_start and row_end, are then used). The server prints
+// the clause on a line of its own, so text inside a comment or a default
+// cannot be taken for it.
+func periodColumns(create string) (start, end string, ok bool) {
+	const clause = "\n  PERIOD FOR SYSTEM_TIME ("
+	i := strings.Index(create, clause)
+	if i < 0 {
+		return "", "", false
+	}
+	rest := create[i+len(clause):]
+	start, rest, ok = cutIdent(rest)
+	if !ok || !strings.HasPrefix(rest, ", ") {
+		return "", "", false
+	}
+	end, rest, ok = cutIdent(rest[2:])
+	if !ok || !strings.HasPrefix(rest, ")") {
+		return "", "", false
+	}
+	return start, end, true
+}
+
+// cutIdent reads one backtick-quoted identifier from the start of s.
+func cutIdent(s string) (name, rest string, ok bool) {
+	if !strings.HasPrefix(s, "`") {
+		return "", s, false
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] != '`' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '`' {
+			b.WriteByte('`')
+			i++
+			continue
+		}
+		return b.String(), s[i+1:], true
+	}
+	return "", s, false
+}
+
+// rowsElsewhere reports whether a table of this engine shows rows that
+// are not its own, or holds none: a MERGE table shows the rows of its
+// underlying MyISAM tables (dumped with those tables; dumping them again
+// would duplicate them), FEDERATED, CONNECT and SPIDER tables show another
+// server's or a file's data, which is not this database's to back up, and
+// BLACKHOLE keeps nothing. Only their definitions are dumped.
+func rowsElsewhere(engine string) bool {
+	switch strings.ToUpper(engine) {
+	case "MRG_MYISAM", "MRG_MYISAM_PARTITION", "MERGE", "FEDERATED", "CONNECT", "SPIDER", "BLACKHOLE":
+		return true
+	}
+	return false
 }

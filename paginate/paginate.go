@@ -158,6 +158,11 @@ type Query struct {
 	// server sends it in a row (for KeyOrdinal the number, as Boundary
 	// returns it), and is passed back like a last row's key. They need a Key.
 	After, Through [][]byte
+	// History reads every row version of a system-versioned table
+	// (FROM t FOR SYSTEM_TIME ALL) instead of its current rows. The key
+	// must then be unique across versions: the table's unique key plus its
+	// ROW END column, as the server's own index is.
+	History bool
 }
 
 // Options tunes a Cursor. The zero value is valid.

@@ -50,6 +50,10 @@ func build(q Query) built {
 	}
 	tb = sqlident.Append(tb, q.Table)
 	b.table = string(tb)
+	from := b.table
+	if q.History {
+		from += " FOR SYSTEM_TIME ALL"
+	}
 
 	// qualified appends the key column's qualified name.
 	qualified := func(s []byte, k KeyColumn) []byte {
@@ -82,7 +86,7 @@ func build(q Query) built {
 		// Without a key there is nothing to hide: the extra expressions
 		// above were not added.
 		sel = append(sel, " FROM "...)
-		sel = append(sel, b.table...)
+		sel = append(sel, from...)
 		if q.Where != "" {
 			sel = append(sel, " WHERE ("...)
 			sel = append(sel, q.Where...)
@@ -92,7 +96,7 @@ func build(q Query) built {
 		return b
 	}
 	sel = append(sel, " FROM "...)
-	sel = append(sel, b.table...)
+	sel = append(sel, from...)
 
 	// The conditions every page has: the upper bound, then Where.
 	var tail []byte

@@ -17,3 +17,26 @@ func Append(buf []byte, name string) []byte {
 
 // Quote returns name as a backtick-quoted identifier.
 func Quote(name string) string { return string(Append(nil, name)) }
+
+// AppendComment appends name as it may appear in an SQL comment line: quoted
+// as Append quotes it, with every control byte (below 0x20, and 0x7f) and
+// every backslash written as \xNN. No byte of a name can so end a "-- "
+// or "#" comment line (the mariadb client and the server end those at a
+// newline) or a "/* */" comment (the result holds no "*/" that the name
+// did not, and a comment line does not end at one). The text is for
+// humans; nothing reads a name back from it.
+func AppendComment(buf []byte, name string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '`')
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '`':
+			buf = append(buf, '`', '`')
+		case c < 0x20 || c == 0x7f || c == '\\':
+			buf = append(buf, '\\', 'x', hex[c>>4], hex[c&15])
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, '`')
+}
