@@ -497,8 +497,8 @@ func (d *dumper) dumpSequence(ctx context.Context, conn *sql.Conn, t *table) err
 	if err != nil {
 		return fmt.Errorf("show create sequence %s: %w", t.Name, err)
 	}
-	var next string
-	if err := conn.QueryRowContext(ctx, "SELECT next_not_cached_value FROM "+id).Scan(&next); err != nil {
+	var next, round string
+	if err := conn.QueryRowContext(ctx, "SELECT next_not_cached_value, cycle_count FROM "+id).Scan(&next, &round); err != nil {
 		return fmt.Errorf("read sequence %s: %w", t.Name, err)
 	}
 	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {
@@ -510,7 +510,9 @@ func (d *dumper) dumpSequence(ctx context.Context, conn *sql.Conn, t *table) err
 		b = append(b, id...)
 		b = append(b, ", "...)
 		b = append(b, next...)
-		return append(b, ", 0);\n"...)
+		b = append(b, ", 0, "...)
+		b = append(b, round...) // how often it has cycled
+		return append(b, ");\n"...)
 	})
 }
 

@@ -35,6 +35,10 @@ type Column struct {
 	DataType string // information_schema DATA_TYPE, lower case
 	Charset  string // CHARACTER_SET_NAME, "" for non-text columns
 	Kind     Kind
+	// Ordinal: an ENUM with '' among its members, read and written as
+	// its member number (Kind is KindNumber), so that the error value
+	// (0) and the member '' both come back as they were.
+	Ordinal bool
 }
 
 // kindOf maps an information_schema DATA_TYPE and charset to a Kind.
@@ -70,6 +74,9 @@ func kindOf(dataType, charset string) Kind {
 // selectExpr returns the SELECT expression that reads column c.
 func selectExpr(c *Column) string {
 	id := string(AppendIdent(nil, c.Name))
+	if c.Ordinal {
+		return id + "+0"
+	}
 	switch c.Kind {
 	case KindFloat:
 		return "CAST(" + id + " AS DOUBLE)"

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -53,6 +54,9 @@ type object struct {
 	Charset string // character_set_client at creation
 	Collate string // collation_connection at creation
 	TZ      string // events only: time zone of the schedule
+	// Converted marks a definition read as utf8mb4 instead of in its
+	// client's charset (see listObjects).
+	Converted bool
 }
 
 var generatedExtra = regexp.MustCompile(`(?i)\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b`)
@@ -88,7 +92,7 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 
-	rows, err = conn.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(CHARACTER_SET_NAME, ''), EXTRA
+	rows, err = conn.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(CHARACTER_SET_NAME, ''), EXTRA, COLUMN_TYPE
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?
 		ORDER BY TABLE_NAME, ORDINAL_POSITION`, db)
 	if err != nil {
@@ -96,9 +100,9 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var tname, extra string
+		var tname, extra, colType string
 		var c Column
-		if err := rows.Scan(&tname, &c.Name, &c.DataType, &c.Charset, &extra); err != nil {
+		if err := rows.Scan(&tname, &c.Name, &c.DataType, &c.Charset, &extra, &colType); err != nil {
 			return nil, fmt.Errorf("list columns: %w", err)
 		}
 		t := byName[tname]
@@ -107,6 +111,11 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 		}
 		c.DataType = strings.ToLower(c.DataType)
 		c.Kind = kindOf(c.DataType, c.Charset)
+		if c.DataType == "enum" && hasEmptyMember(colType) {
+			// '' is then both a member and the text of the error value
+			// (index 0): only the index tells them apart.
+			c.Kind, c.Ordinal = KindNumber, true
+		}
 		if generatedExtra.MatchString(extra) {
 			// The server computes it; on a versioned table it may be a
 			// period column, which dumpSchema adds back with the history.
@@ -177,16 +186,56 @@ func listNames(ctx context.Context, conn *sql.Conn, query string, args ...any) (
 	return names, rows.Err()
 }
 
-// listObjects returns the views (in dependency order), routines, triggers
-// and events of db.
+// listObjects returns the views (in dependency order), routines (packages
+// before their bodies), triggers and events of db.
+//
+// Definitions are read with character_set_results = binary: the bytes the
+// server keeps, in the charset of the client that created the object
+// (character_set_client), which the dump sets again before it recreates
+// the object, as mariadb-dump does. Read as utf8mb4 instead, a latin1
+// client's function would come back returning other bytes, its view with
+// other column types. The exception are charsets whose multibyte
+// characters can end in a quote or backslash byte (sjis, gbk, big5, ...):
+// no SQL splitter that is not told the charset (the mariadb client's is
+// not) can cut such text safely, so an object of such a client whose text
+// has non-ASCII bytes is read and recreated as utf8mb4, with a warning.
 func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []object, err error) {
+	if _, err := conn.ExecContext(ctx, "SET SESSION character_set_results = binary"); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("read object definitions: %w", err)
+	}
+	routines, views, triggers, events, err = readObjects(ctx, conn, db)
+	if _, rerr := conn.ExecContext(ctx, "SET SESSION character_set_results = utf8mb4"); rerr != nil && err == nil {
+		err = fmt.Errorf("read object definitions: %w", rerr)
+	}
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	deps, err := viewDependencies(ctx, conn, db, views)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return routines, sortViews(views, deps), triggers, events, nil
+}
+
+// readObjects reads the objects' definitions; see listObjects.
+func readObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []object, err error) {
 	type query struct {
 		kind, list, createCol string
 		into                  *[]object
 	}
+	routine := func(typ string) string {
+		return `SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '` + typ + `' ORDER BY ROUTINE_NAME`
+	}
+	own, err := ownNames(ctx, conn, db)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	queries := []query{
-		{"FUNCTION", `SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME`, "Create Function", &routines},
-		{"PROCEDURE", `SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME`, "Create Procedure", &routines},
+		{"FUNCTION", routine("FUNCTION"), "Create Function", &routines},
+		{"PROCEDURE", routine("PROCEDURE"), "Create Procedure", &routines},
+		// Oracle-mode packages: a body needs its package.
+		{"PACKAGE", routine("PACKAGE"), "Create Package", &routines},
+		{"PACKAGE BODY", routine("PACKAGE BODY"), "Create Package Body", &routines},
 		{"VIEW", `SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, "Create View", &views},
 		{"TRIGGER", `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`, "SQL Original Statement", &triggers},
 		{"EVENT", `SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`, "Create Event", &events},
@@ -197,7 +246,8 @@ func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, view
 			return nil, nil, nil, nil, fmt.Errorf("list %ss: %w", strings.ToLower(q.kind), err)
 		}
 		for _, name := range names {
-			res, err := showCreate(ctx, conn, "SHOW CREATE "+q.kind+" "+string(AppendIdent(nil, name)))
+			show := "SHOW CREATE " + q.kind + " " + string(AppendIdent(nil, name))
+			res, err := showCreate(ctx, conn, show)
 			if err != nil {
 				return nil, nil, nil, nil, fmt.Errorf("show create %s %s: %w", strings.ToLower(q.kind), name, err)
 			}
@@ -206,29 +256,126 @@ func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, view
 			if o.Create == "" {
 				return nil, nil, nil, nil, fmt.Errorf("show create %s %s: the server shows no definition (the dump user needs SHOW VIEW, TRIGGER, EVENT and SELECT on mysql.proc)", strings.ToLower(q.kind), name)
 			}
+			if unsplittable(o.Charset) && !isASCII(o.Create) {
+				if o, err = readAsUTF8(ctx, conn, o, show, q.createCol); err != nil {
+					return nil, nil, nil, nil, err
+				}
+			}
+			if q.kind == "VIEW" {
+				o.Create = unqualifyView(o.Create, db, own, strings.Contains(o.SQLMode, "NO_BACKSLASH_ESCAPES"))
+			}
 			*q.into = append(*q.into, o)
 		}
 	}
-	return routines, sortViews(views), triggers, events, nil
+	return routines, views, triggers, events, nil
 }
 
-// sortViews orders views so that each comes after the views its definition
-// names. The server prints a view's text normalised: columns as
-// `tbl`.`col` AS `alias`, tables after FROM/JOIN. So another view's quoted
-// name counts as a dependency unless it follows "AS " or "." (an alias or
-// a column of that name). That may still see a dependency that is not there
-// but never misses one. Should a false dependency make a cycle, the view on
-// the cycle with the fewest unplaced dependencies (then the first by name)
-// is placed and the sort goes on.
-func sortViews(views []object) []object {
+// ownNames returns the names of db's tables, views, sequences and
+// routines: what a view definition may qualify with db.
+func ownNames(ctx context.Context, conn *sql.Conn, db string) (map[string]bool, error) {
+	list, err := listNames(ctx, conn, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?
+		UNION SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?`, db, db)
+	if err != nil {
+		return nil, fmt.Errorf("list the database's names: %w", err)
+	}
+	names := make(map[string]bool, len(list))
+	for _, n := range list {
+		names[n] = true
+	}
+	return names, nil
+}
+
+// readAsUTF8 reads an object's definition again as utf8mb4 text, to be
+// recreated by a utf8mb4 client (see listObjects).
+func readAsUTF8(ctx context.Context, conn *sql.Conn, o object, show, createCol string) (object, error) {
+	if _, err := conn.ExecContext(ctx, "SET SESSION character_set_results = utf8mb4"); err != nil {
+		return o, fmt.Errorf("read %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
+	}
+	res, err := showCreate(ctx, conn, show)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "SET SESSION character_set_results = binary")
+	}
+	if err != nil {
+		return o, fmt.Errorf("show create %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
+	}
+	o.Create, o.Converted = res[createCol], true
+	return o, nil
+}
+
+// unsplittable reports whether a client charset has multibyte characters
+// whose later bytes can be ASCII quotes or backslashes.
+func unsplittable(charset string) bool {
+	switch strings.ToLower(charset) {
+	case "big5", "cp932", "gbk", "sjis", "gb18030":
+		return true
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// viewDependencies returns, per view, the indexes of the views its
+// definition reads. It asks the server: information_schema.VIEWS holds the
+// definition as the server resolved it, every table reference qualified
+// with its database ("`db`.`v`"), where SHOW CREATE VIEW leaves the
+// view's own database out and aliases look like table names. A reference
+// is a quoted db, a dot and a quoted name that no dot precedes or follows
+// (`db`.`t`.`col` is a column).
+func viewDependencies(ctx context.Context, conn *sql.Conn, db string, views []object) ([][]int, error) {
+	if len(views) < 2 {
+		return make([][]int, len(views)), nil
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?`, db)
+	if err != nil {
+		return nil, fmt.Errorf("read view definitions: %w", err)
+	}
+	defer rows.Close()
+	defs := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			return nil, fmt.Errorf("read view definitions: %w", err)
+		}
+		defs[name] = def
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read view definitions: %w", err)
+	}
+	return dependencies(views, defs, db), nil
+}
+
+// dependencies returns, per view, the indexes of the views that its
+// resolved definition in defs (by view name) reads.
+func dependencies(views []object, defs map[string]string, db string) [][]int {
 	deps := make([][]int, len(views))
+	index := make(map[string]int, len(views))
+	names := make(map[string]bool, len(views))
 	for i, v := range views {
-		for j, w := range views {
-			if i != j && refersTo(v.Create, string(AppendIdent(nil, w.Name))) {
+		index[v.Name] = i
+		names[v.Name] = true
+	}
+	for i, v := range views {
+		for _, ref := range tableRefs(defs[v.Name], db, names) {
+			if j := index[ref]; j != i && !slices.Contains(deps[i], j) {
 				deps[i] = append(deps[i], j)
 			}
 		}
 	}
+	return deps
+}
+
+// sortViews orders views so that each comes after the views it reads
+// (deps, from viewDependencies). Views cannot read each other in a cycle;
+// should deps hold one anyway, the view on it with the fewest unplaced
+// dependencies (then the first by name) is placed and the sort goes on.
+func sortViews(views []object, deps [][]int) []object {
 	done := make([]bool, len(views))
 	out := make([]object, 0, len(views))
 	for len(out) < len(views) {
@@ -247,7 +394,7 @@ func sortViews(views []object) []object {
 				progress = true
 			}
 		}
-		if !progress { // a cycle, only possible through a false dependency
+		if !progress {
 			best, bestOpen := -1, 0
 			for i := range views {
 				if done[i] || !onCycle(i, deps, done) {
@@ -288,23 +435,6 @@ func onCycle(i int, deps [][]int, done []bool) bool {
 		stack = append(stack, deps[j]...)
 	}
 	return false
-}
-
-// refersTo reports whether a view definition names the quoted identifier
-// id as a table: anywhere but right after "AS " or ".".
-func refersTo(create, id string) bool {
-	for off := 0; ; {
-		i := strings.Index(create[off:], id)
-		if i < 0 {
-			return false
-		}
-		at := off + i
-		before := strings.ToUpper(create[max(0, at-3):at])
-		if !strings.HasSuffix(before, "AS ") && !strings.HasSuffix(before, ".") {
-			return true
-		}
-		off = at + len(id)
-	}
 }
 
 var definerClause = regexp.MustCompile("(?i)\\bDEFINER\\s*=\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s@]+)(?:\\s*@\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s]+))?\\s+")
@@ -422,6 +552,30 @@ func rowsElsewhere(engine string) bool {
 	switch strings.ToUpper(engine) {
 	case "MRG_MYISAM", "MRG_MYISAM_PARTITION", "MERGE", "FEDERATED", "CONNECT", "SPIDER", "BLACKHOLE":
 		return true
+	}
+	return false
+}
+
+// hasEmptyMember reports whether an ENUM's COLUMN_TYPE, such as
+// enum('','a','it''s'), lists the empty string as a member.
+func hasEmptyMember(colType string) bool {
+	rest, ok := strings.CutPrefix(colType, "enum(")
+	for ok && strings.HasPrefix(rest, "'") {
+		i := 1
+		for i < len(rest) {
+			if rest[i] == '\'' {
+				if i+1 < len(rest) && rest[i+1] == '\'' {
+					i += 2
+					continue
+				}
+				break
+			}
+			i++
+		}
+		if i == 1 {
+			return true
+		}
+		rest, ok = strings.CutPrefix(rest[min(i+1, len(rest)):], ",")
 	}
 	return false
 }

@@ -108,111 +108,110 @@ func TestStripDefiner(t *testing.T) {
 
 // view returns a view as listObjects reads it, with a SHOW CREATE VIEW text
 // that selects from the given views.
-func view(name string, from ...string) object {
-	var q strings.Builder
-	q.WriteString("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW ")
-	q.Write(AppendIdent(nil, name))
-	q.WriteString(" AS select 1 AS `one`")
+// view returns a view of database lms reading the tables or views from,
+// and its definition as information_schema.VIEWS shows it (every table
+// qualified).
+func view(name string, from ...string) (object, string) {
+	var q, def strings.Builder
+	def.WriteString("select 1 AS `one`")
 	for i, f := range from {
 		if i == 0 {
-			q.WriteString(" from ")
+			def.WriteString(" from ")
 		} else {
-			q.WriteString(" join ")
+			def.WriteString(" join ")
 		}
-		q.Write(AppendIdent(nil, f))
+		def.WriteString("`lms`.")
+		def.Write(AppendIdent(nil, f))
 	}
-	return object{Kind: "VIEW", Name: name, Create: q.String()}
+	q.WriteString("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW ")
+	q.Write(AppendIdent(nil, name))
+	q.WriteString(" AS ")
+	q.WriteString(strings.ReplaceAll(def.String(), "`lms`.", ""))
+	return object{Kind: "VIEW", Name: name, Create: q.String()}, def.String()
 }
 
-// TestSortViews documents the order: repeated passes over the views in
-// their given (name) order, each pass taking every view whose dependencies
-// are all placed; when a pass places nothing (a cycle, possible only through
-// a false dependency), all remaining views follow in name order.
 func TestSortViews(t *testing.T) {
+	type v struct {
+		name string
+		def  string // as information_schema.VIEWS shows it; "" means view(name, from...)
+		from []string
+	}
 	tests := []struct {
 		name  string
-		views []object
+		views []v
 		want  []string
 	}{
-		{
-			name: "empty",
-		},
-		{
-			name:  "one",
-			views: []object{view("a", "t")},
-			want:  []string{"a"},
-		},
-		{
-			name:  "independent-keep-order",
-			views: []object{view("a", "t1"), view("b", "t2"), view("c")},
-			want:  []string{"a", "b", "c"},
-		},
+		{name: "empty"},
+		{name: "one", views: []v{{name: "a", from: []string{"t"}}}, want: []string{"a"}},
 		{
 			name:  "chain-against-name-order",
-			views: []object{view("a", "b"), view("b", "c"), view("c", "t")},
+			views: []v{{name: "a", from: []string{"b"}}, {name: "b", from: []string{"c"}}, {name: "c", from: []string{"t"}}},
 			want:  []string{"c", "b", "a"},
 		},
 		{
-			name:  "diamond",
-			views: []object{view("a", "b", "c"), view("b", "d"), view("c", "d"), view("d", "t")},
-			want:  []string{"d", "b", "c", "a"},
+			name: "diamond-with-independent",
+			views: []v{{name: "a", from: []string{"b", "c"}}, {name: "b", from: []string{"d"}}, {name: "c", from: []string{"d"}},
+				{name: "d", from: []string{"t"}}, {name: "e", from: []string{"t"}}},
+			want: []string{"d", "e", "b", "c", "a"},
 		},
-		{
-			name:  "diamond-with-independent",
-			views: []object{view("a", "b", "c"), view("b", "d"), view("c", "d"), view("d", "t"), view("e", "t")},
-			want:  []string{"d", "e", "b", "c", "a"},
-		},
-		{
-			name:  "self-reference-ignored",
-			views: []object{view("a", "a")},
-			want:  []string{"a"},
-		},
+		{name: "self-reference-ignored", views: []v{{name: "a", from: []string{"a"}}}, want: []string{"a"}},
 		{
 			name:  "backtick-names",
-			views: []object{view("a`b", "c``d"), view("c``d", "t"), view("x", "a`b")},
+			views: []v{{name: "a`b", from: []string{"c``d"}}, {name: "c``d", from: []string{"t"}}, {name: "x", from: []string{"a`b"}}},
 			want:  []string{"c``d", "a`b", "x"},
 		},
 		{
 			name:  "name-prefix-is-no-dependency",
-			views: []object{view("a", "ab"), view("ab", "t")},
+			views: []v{{name: "a", from: []string{"ab"}}, {name: "ab", from: []string{"t"}}},
 			want:  []string{"ab", "a"},
 		},
 		{
-			// `b` is only a column alias in a ("AS `b`"), which is not taken
-			// for a dependency, so there is no cycle: a, then b, which reads a.
-			name: "false-dependency-cycle",
-			views: []object{
-				{Kind: "VIEW", Name: "a", Create: "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `a` AS select `t`.`x` AS `b` from `t`"},
-				view("b", "a"),
-				view("c", "t"),
+			// a reads table t under the alias `b`, and b reads a: no
+			// cycle, whatever the names' order. Text matching on SHOW
+			// CREATE VIEW ("from `t` `b`") took the alias for a view.
+			name: "view-name-as-table-alias",
+			views: []v{
+				{name: "a", def: "select `b`.`x` AS `x` from `lms`.`t` `b`"},
+				{name: "b", from: []string{"a"}},
 			},
-			want: []string{"a", "b", "c"},
+			want: []string{"a", "b"},
 		},
 		{
-			name: "false-dependency-cycle-of-three",
-			views: []object{
-				view("a", "b"),
-				view("b", "c"),
-				{Kind: "VIEW", Name: "c", Create: "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `c` AS select 1 AS `a`"},
-				view("d", "t"),
+			// A column named like a view, qualified by its table, and a
+			// string holding a view's qualified name, are no references.
+			name: "columns-and-strings",
+			views: []v{
+				{name: "a", def: "select `lms`.`t`.`b` AS `b`,'`lms`.`b`' AS `s` from `lms`.`t`"},
+				{name: "b", from: []string{"a"}},
 			},
-			// c's `a` is an alias ("AS `a`"), not a dependency: no cycle.
-			want: []string{"c", "d", "b", "a"},
+			want: []string{"a", "b"},
+		},
+		{
+			// Another database's view of the same name is not this one.
+			name: "other-database",
+			views: []v{
+				{name: "a", def: "select 1 AS `one` from `other`.`b`"},
+				{name: "b", from: []string{"a"}},
+			},
+			want: []string{"a", "b"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := sortViews(tc.views)
+			var views []object
+			defs := map[string]string{}
+			for _, x := range tc.views {
+				o, def := view(x.name, x.from...)
+				if x.def != "" {
+					def = x.def
+				}
+				views = append(views, o)
+				defs[x.name] = def
+			}
+			got := sortViews(views, dependencies(views, defs, "lms"))
 			names := make([]string, len(got))
-			count := map[string]int{}
 			for i, v := range got {
 				names[i] = v.Name
-				count[v.Name]++
-			}
-			for _, v := range tc.views {
-				if count[v.Name] != 1 {
-					t.Errorf("view %q returned %d times", v.Name, count[v.Name])
-				}
 			}
 			if strings.Join(names, ",") != strings.Join(tc.want, ",") || len(names) != len(tc.want) {
 				t.Errorf("sortViews order = %q, want %q", names, tc.want)
@@ -221,26 +220,21 @@ func TestSortViews(t *testing.T) {
 	}
 }
 
-// TestSortViewsRealCycleBreak checks the fallback for a cycle that the
-// alias rule cannot see through: the view with the fewest unplaced
-// dependencies goes first, and real dependencies after it keep their order.
-func TestSortViewsRealCycleBreak(t *testing.T) {
-	mk := func(name, body string) object {
-		return object{Kind: "VIEW", Name: name, Create: "CREATE VIEW `" + name + "` AS " + body}
-	}
-	// x mentions `y` in a string literal only (a false dependency the alias
-	// rule does not recognise); y reads x; w reads y.
-	views := []object{
-		mk("w", "select `y`.`a` AS `a` from `y`"),
-		mk("x", "select '`y`' AS `a` from `t`"),
-		mk("y", "select `x`.`a` AS `a` from `x`"),
-	}
-	var got []string
-	for _, v := range sortViews(views) {
-		got = append(got, v.Name)
-	}
-	if strings.Join(got, ",") != "x,y,w" {
-		t.Fatalf("order %v, want x,y,w", got)
+func TestUnqualifyView(t *testing.T) {
+	names := map[string]bool{"jt": true, "v": true, "f": true}
+	for _, tc := range []struct{ in, want string }{
+		{"select `t`.`id` AS `id` from (`lms`.`jt` `t` join JSON_TABLE(`t`.`j`, '$[*]' COLUMNS (`a` int(11) PATH '$.a')) `x`)",
+			"select `t`.`id` AS `id` from (`jt` `t` join JSON_TABLE(`t`.`j`, '$[*]' COLUMNS (`a` int(11) PATH '$.a')) `x`)"},
+		{"select `lms`.`f`(1) AS `x` from `lms`.`v`", "select `f`(1) AS `x` from `v`"},
+		// a column of a table named like the database, a string, another
+		// database, a name that is not the database's
+		{"select `lms`.`jt`.`a` AS `a`,'`lms`.`jt`' AS `s` from `other`.`jt` join `lms`.`nope`",
+			"select `lms`.`jt`.`a` AS `a`,'`lms`.`jt`' AS `s` from `other`.`jt` join `lms`.`nope`"},
+		{"select 'it\\'s `lms`.`jt`' AS `s` from `lms` . `jt`", "select 'it\\'s `lms`.`jt`' AS `s` from `jt`"},
+	} {
+		if got := unqualifyView(tc.in, "lms", names, false); got != tc.want {
+			t.Errorf("unqualifyView(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
 	}
 }
 
@@ -249,5 +243,16 @@ func TestUnqualifySequences(t *testing.T) {
 	want := "CREATE TABLE `t` (\n  `a` int(11) DEFAULT nextval(`s`),\n  `b` int(11) DEFAULT lastval(`s`),\n  `c` int(11) DEFAULT nextval(`other`.`s`),\n  `d` int(11) DEFAULT nextval(`lms x`.`s`)\n) ENGINE=InnoDB"
 	if got := unqualifySequences(create, "lms"); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestHasEmptyMember(t *testing.T) {
+	for in, want := range map[string]bool{
+		"enum('','a')": true, "enum('a','')": true, "enum('a','b')": false,
+		"enum('it''s','')": true, "enum('''')": false, "enum('a,'',b')": false, "set('','a')": false,
+	} {
+		if got := hasEmptyMember(in); got != want {
+			t.Errorf("hasEmptyMember(%q) = %v, want %v", in, got, want)
+		}
 	}
 }

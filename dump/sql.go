@@ -53,27 +53,23 @@ func appendHeader(b []byte, h dumpfile.Header) []byte {
 var delimiters = []string{";;", "$$", "//", "@@@", "$$$$$"}
 
 // appendObject writes the statements that recreate one view, routine,
-// trigger or event under the sql_mode, charset and (for events) time zone
-// it was created with.
+// package, trigger or event under the sql_mode, client charset and
+// collation and (for events) time zone it was created with. The session is
+// set before the DROP: DROP PACKAGE exists only under sql_mode ORACLE.
 func appendObject(b []byte, o object, create string, warn func(string, ...any)) []byte {
 	b = append(b, "--\n-- "...)
 	b = append(b, o.Kind...)
 	b = append(b, ' ')
 	b = sqlident.AppendComment(b, o.Name)
-	b = append(b, "\n--\nDROP "...)
-	b = append(b, o.Kind...)
-	b = append(b, " IF EXISTS "...)
-	b = AppendIdent(b, o.Name)
-	b = append(b, ";\n"...)
+	b = append(b, "\n--\n"...)
 
 	charset, collate := o.Charset, o.Collate
-	switch strings.ToLower(charset) {
-	case "utf8mb4", "utf8mb3", "utf8":
-	default:
-		if charset != "" {
-			warn("object was created with a non-UTF-8 client charset; it is restored with utf8mb4",
-				"object", o.Name, "charset", charset)
-		}
+	if o.Converted {
+		warn("object was created by a client whose charset no SQL splitter can cut safely; it is recreated with utf8mb4",
+			"object", o.Name, "charset", charset)
+		charset, collate = "utf8mb4", ""
+	}
+	if charset == "" || !isASCII(charset) || strings.ContainsAny(charset, " ;'`\"") {
 		charset, collate = "utf8mb4", ""
 	}
 	b = append(b, "SET SESSION character_set_client = "...)
@@ -88,6 +84,10 @@ func appendObject(b []byte, o object, create string, warn func(string, ...any)) 
 		b = append(b, ", time_zone = "...)
 		b = AppendString(b, []byte(o.TZ))
 	}
+	b = append(b, ";\nDROP "...)
+	b = append(b, o.Kind...)
+	b = append(b, " IF EXISTS "...)
+	b = AppendIdent(b, o.Name)
 	b = append(b, ";\n"...)
 	if o.Kind == "VIEW" {
 		b = append(b, create...)

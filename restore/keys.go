@@ -37,11 +37,23 @@ func deferKeys(table, stmt string) (create string, d deferred, ok bool) {
 	}
 	d.table = table
 	auto := autoIncrementColumn(lines[1 : len(lines)-1])
+	items := lines[1 : len(lines)-1]
+	// The server orders plain and SPATIAL keys among themselves in the
+	// order they were made, and an added key goes after all of them: a
+	// plain key may be deferred only if no key that stays (SPATIAL, or a
+	// key on the AUTO_INCREMENT column) comes after it.
+	lastFixed := -1
+	for i, line := range items {
+		item := strings.TrimSuffix(line, ",")
+		if strings.HasPrefix(item, "  SPATIAL KEY `") || (strings.HasPrefix(item, "  KEY `") && auto != "" && strings.Contains(item, "` ("+auto)) {
+			lastFixed = i
+		}
+	}
 	kept := []string{}
-	for _, line := range lines[1 : len(lines)-1] {
+	for i, line := range items {
 		item := strings.TrimSuffix(line, ",")
 		switch {
-		case strings.HasPrefix(item, "  KEY `") && (auto == "" || !strings.Contains(item, "` ("+auto)):
+		case strings.HasPrefix(item, "  KEY `") && i > lastFixed:
 			d.keys = append(d.keys, "ADD "+item[2:])
 		case strings.HasPrefix(item, "  CONSTRAINT `") && strings.Contains(item, "` FOREIGN KEY ("):
 			d.fks = append(d.fks, "ADD "+item[2:])

@@ -29,6 +29,14 @@ func TestDeferKeys(t *testing.T) {
 			create: "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  `n` int(11) NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY (`a`),\n  KEY `n` (`n`)\n) ENGINE=InnoDB",
 			keys:   []string{"ADD KEY `b` (`a`,`n`)"}, ok: true,
 		},
+		{
+			// The server orders plain and SPATIAL keys as they were made;
+			// an added key would go after the SPATIAL one.
+			name:   "only keys after the last SPATIAL key are deferred",
+			stmt:   "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  `a` int(11) DEFAULT NULL,\n  `g` point NOT NULL,\n  `x` text DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  KEY `ka` (`a`),\n  SPATIAL KEY `sp` (`g`),\n  KEY `kb` (`a`,`id`),\n  FULLTEXT KEY `ft` (`x`)\n) ENGINE=InnoDB",
+			create: "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  `a` int(11) DEFAULT NULL,\n  `g` point NOT NULL,\n  `x` text DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  KEY `ka` (`a`),\n  SPATIAL KEY `sp` (`g`),\n  FULLTEXT KEY `ft` (`x`)\n) ENGINE=InnoDB",
+			keys:   []string{"ADD KEY `kb` (`a`,`id`)"}, ok: true,
+		},
 		{name: "MyISAM", stmt: "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL,\n  KEY `a` (`a`)\n) ENGINE=MyISAM"},
 		{name: "partitioned", stmt: "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL,\n  KEY `a` (`a`)\n) ENGINE=InnoDB\n PARTITION BY HASH (`a`)\nPARTITIONS 2"},
 		{name: "versioned", stmt: "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL,\n  KEY `a` (`a`)\n) ENGINE=InnoDB WITH SYSTEM VERSIONING"},

@@ -238,6 +238,8 @@ func cleanTarget(ctx context.Context, db *sql.DB, database string, created bool)
 		{"TABLE", "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'"},
 		{"FUNCTION", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION'"},
 		{"PROCEDURE", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE'"},
+		// DROP PACKAGE drops the body too.
+		{"PACKAGE", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PACKAGE'"},
 		{"EVENT", "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?"},
 	}
 	if _, err := conn.ExecContext(ctx, "SET FOREIGN_KEY_CHECKS = 0"); err != nil {
@@ -259,7 +261,7 @@ func cleanTarget(ctx context.Context, db *sql.DB, database string, created bool)
 		}
 		rows.Close()
 		for _, n := range names {
-			if _, err := conn.ExecContext(ctx, "DROP "+d.kind+" IF EXISTS "+sqlident.Quote(database)+"."+sqlident.Quote(n)); err != nil {
+			if err := dropObject(ctx, conn, d.kind, sqlident.Quote(database)+"."+sqlident.Quote(n)); err != nil {
 				return err
 			}
 		}
@@ -490,4 +492,24 @@ func head(stmt []byte) string {
 		s += "..."
 	}
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// dropObject drops an object of kind (TABLE, VIEW, FUNCTION, PROCEDURE,
+// PACKAGE, PACKAGE BODY, TRIGGER or EVENT) by its quoted, qualified name,
+// if it exists. Packages exist only under sql_mode ORACLE, which is set
+// for their DROP and put back after it.
+func dropObject(ctx context.Context, conn *sql.Conn, kind, name string) error {
+	drop := "DROP " + kind + " IF EXISTS " + name
+	if !strings.HasPrefix(kind, "PACKAGE") {
+		_, err := conn.ExecContext(ctx, drop)
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "SET @lms_backup_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = 'ORACLE'"); err != nil {
+		return err
+	}
+	_, err := conn.ExecContext(ctx, drop)
+	if _, rerr := conn.ExecContext(ctx, "SET SESSION sql_mode = @lms_backup_sql_mode"); err == nil {
+		err = rerr
+	}
+	return err
 }

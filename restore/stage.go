@@ -461,7 +461,7 @@ func (st *stage) rollback(ctx context.Context) error {
 		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !st.renamed || !slices.Contains(st.incoming, on[o.Name])) {
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, "DROP "+o.Kind+" IF EXISTS "+st.in(st.target, o.Name)); err != nil {
+		if err := dropObject(ctx, conn, o.Kind, st.in(st.target, o.Name)); err != nil {
 			return fmt.Errorf("drop %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 		}
 	}
