@@ -557,7 +557,7 @@ func rowsElsewhere(engine string) bool {
 }
 
 // hasEmptyMember reports whether an ENUM's COLUMN_TYPE, such as
-// enum('','a','it''s'), lists the empty string as a member.
+// enum(”,'a','it”s'), lists the empty string as a member.
 func hasEmptyMember(colType string) bool {
 	rest, ok := strings.CutPrefix(colType, "enum(")
 	for ok && strings.HasPrefix(rest, "'") {
