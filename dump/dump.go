@@ -32,7 +32,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"lms-backup/dumpfile"
-	"lms-backup/internal/sqlident"
 )
 
 // ErrUsage marks invalid options.
@@ -435,14 +434,9 @@ func (d *dumper) dumpSchema(ctx context.Context, conn *sql.Conn, t *table) error
 	if t.Versioned {
 		d.historyColumns(t, res["Create Table"])
 	}
+	create := unqualifySequences(res["Create Table"], d.opts.Database)
 	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {
-		b = append(b, "--\n-- Table "...)
-		b = sqlident.AppendComment(b, t.Name)
-		b = append(b, "\n--\nDROP TABLE IF EXISTS "...)
-		b = AppendIdent(b, t.Name)
-		b = append(b, ";\n"...)
-		b = append(b, unqualifySequences(res["Create Table"], d.opts.Database)...)
-		return append(b, ";\n"...)
+		return appendTableSchema(b, t.Name, create)
 	})
 }
 

@@ -49,6 +49,18 @@ func appendHeader(b []byte, h dumpfile.Header) []byte {
 	return append(b, headerSQL...)
 }
 
+// appendTableSchema writes a table's schema frame: a comment naming it,
+// DROP TABLE IF EXISTS and its CREATE TABLE as the server shows it.
+func appendTableSchema(b []byte, name, create string) []byte {
+	b = append(b, "--\n-- Table "...)
+	b = sqlident.AppendComment(b, name)
+	b = append(b, "\n--\nDROP TABLE IF EXISTS "...)
+	b = AppendIdent(b, name)
+	b = append(b, ";\n"...)
+	b = append(b, create...)
+	return append(b, ";\n"...)
+}
+
 // delimiters are tried in order for a stored program body.
 var delimiters = []string{";;", "$$", "//", "@@@", "$$$$$"}
 
