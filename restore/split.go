@@ -69,6 +69,8 @@ type Splitter struct {
 	Delimiter string
 
 	saved []savedMode // user variables holding a copy of the sql_mode
+	// modeBefore is the mode the statement passed to fn was split under.
+	modeBefore Mode
 }
 
 // Split calls fn for every statement of script, in order, as the mysql and
@@ -128,6 +130,7 @@ func (sp *Splitter) Split(script []byte, fn func(Statement) error) error {
 	emit := func() error {
 		st := Statement{Text: s[start:end:end], Offset: start}
 		start = -1
+		sp.modeBefore = sp.Mode
 		sp.Mode = sp.modeAfter(st.Text)
 		return fn(st)
 	}

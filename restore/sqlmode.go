@@ -31,7 +31,8 @@ const (
 )
 
 // escapes reports whether a backslash escapes the next byte in a string
-// opened by quote q under mode m; m must not be ModeUnknown.
+// opened by quote q under mode m. Under ModeUnknown it says yes: callers
+// use it only on text Split has checked ends alike either way.
 func (m Mode) escapes(q byte) bool {
 	switch {
 	case q == '`', m&NoBackslashEscapes != 0:
