@@ -44,9 +44,6 @@ func appendHeader(b []byte, h dumpfile.Header) []byte {
 	return append(b, headerSQL...)
 }
 
-// delimiters are tried in order for a stored program body.
-var delimiters = []string{";;", "$$", "//", "@@@", "$$$$$"}
-
 // appendObject writes the statements that recreate one view, routine,
 // trigger or event under the sql_mode, charset and (for events) time zone
 // it was created with.
@@ -88,13 +85,7 @@ func appendObject(b []byte, o object, create string, warn func(string, ...any)) 
 		b = append(b, create...)
 		return append(b, ";\n"...)
 	}
-	delim := delimiters[len(delimiters)-1]
-	for _, d := range delimiters {
-		if !strings.Contains(create, d) {
-			delim = d
-			break
-		}
-	}
+	delim := chooseDelimiter(create)
 	b = append(b, "DELIMITER "...)
 	b = append(b, delim...)
 	b = append(b, '\n')
