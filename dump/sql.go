@@ -61,9 +61,6 @@ func appendTableSchema(b []byte, name, create string) []byte {
 	return append(b, ";\n"...)
 }
 
-// delimiters are tried in order for a stored program body.
-var delimiters = []string{";;", "$$", "//", "@@@", "$$$$$"}
-
 // appendObject writes the statements that recreate one view, routine,
 // package, trigger or event under the sql_mode, client charset and
 // collation and (for events) time zone it was created with. The session is
@@ -105,13 +102,7 @@ func appendObject(b []byte, o object, create string, warn func(string, ...any)) 
 		b = append(b, create...)
 		return append(b, ";\n"...)
 	}
-	delim := delimiters[len(delimiters)-1]
-	for _, d := range delimiters {
-		if !strings.Contains(create, d) {
-			delim = d
-			break
-		}
-	}
+	delim := chooseDelimiter(create)
 	b = append(b, "DELIMITER "...)
 	b = append(b, delim...)
 	b = append(b, '\n')

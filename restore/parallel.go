@@ -65,7 +65,8 @@ func (r *runner) startLoaders(ctx context.Context, header *dumpfile.Frame) (*loa
 			l.close()
 			return nil, err
 		}
-		err = Split(header.Data, func(s Statement) error {
+		sp := frameSplitter(dumpfile.KindHeader)
+		err = sp.Split(header.Data, func(s Statement) error {
 			_, err := conn.ExecContext(lctx, string(s.Text))
 			return err
 		})

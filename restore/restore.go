@@ -414,7 +414,8 @@ func (r *runner) frame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) e
 func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) error {
 	var loaded int64
 	n := 0
-	err := Split(f.Data, func(s Statement) error {
+	sp := frameSplitter(f.Info.Kind)
+	err := sp.Split(f.Data, func(s Statement) error {
 		n++
 		text := s.Text
 		if f.Info.Kind == dumpfile.KindSchema && bytes.HasPrefix(text, []byte("CREATE TABLE ")) {
@@ -439,6 +440,11 @@ func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame
 		}
 		return nil
 	})
+	if err == nil {
+		if cerr := checkFrameEnd(f.Info.Kind, &sp); cerr != nil {
+			err = fmt.Errorf("%w: %v", ErrSyntax, cerr)
+		}
+	}
 	if errors.Is(err, ErrSyntax) {
 		return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
 	}

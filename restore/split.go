@@ -49,13 +49,39 @@ var byteClass = [256]uint8{
 	'#': clsHash, '-': clsDash, '/': clsSlash, '\\': clsEscape,
 }
 
+// Split splits script as a Splitter starting in the zero Mode with the
+// default delimiter: the state every frame of an lms-backup dump after
+// its header starts in.
+func Split(script []byte, fn func(Statement) error) error {
+	var sp Splitter
+	return sp.Split(script, fn)
+}
+
+// A Splitter splits scripts into statements and carries the client's state
+// from one script to the next: the sql_mode flags that change quoting and
+// the delimiter. Its zero value starts in the zero Mode with ";". A
+// Splitter is not safe for concurrent use.
+type Splitter struct {
+	// Mode is the sql_mode under which the next statement is split. Split
+	// updates it after each statement, as described at modeAfter.
+	Mode Mode
+	// Delimiter is the current delimiter; empty means ";".
+	Delimiter string
+
+	saved []savedMode // user variables holding a copy of the sql_mode
+	// modeBefore is the mode the statement passed to fn was split under.
+	modeBefore Mode
+}
+
 // Split calls fn for every statement of script, in order, as the mysql and
 // mariadb command-line clients split it (client/mysql.cc, add_line):
 //
 //   - a statement ends at the current delimiter outside quotes and comments;
-//     the default delimiter is ";";
-//   - '...' and "..." honour backslash escapes and doubled quotes, `...`
-//     only doubled backticks; outside quotes a backslash takes the meaning
+//   - '...' and "..." honour doubled quotes and, unless the Mode says
+//     otherwise, backslash escapes; `...` only doubled backticks. After
+//     each statement the Mode follows the SET statements that change the
+//     session's sql_mode (see modeAfter), as the client follows the
+//     server's status flags. Outside quotes a backslash takes the meaning
 //     of the next non-space byte (so \; does not end a statement);
 //   - "-- " (dashes then whitespace or the end), "#" and "/* */" are
 //     comments; "--" without the space is a comment only at the start of a
@@ -73,30 +99,48 @@ var byteClass = [256]uint8{
 // Client commands other than DELIMITER (\g, \c, source, use without a
 // delimiter, ...) are not interpreted; lms-backup never writes them.
 //
-// Split stops at and returns fn's first error. An unterminated quote or
-// comment, and a DELIMITER command that is not first on its line or lacks a
-// usable delimiter, return an error wrapping ErrSyntax that gives the byte
-// offset where the problem starts.
-// Split does not allocate unless it fails, and it is safe to call
-// concurrently; fn must not modify script.
-func Split(script []byte, fn func(Statement) error) error {
+// Split stops at and returns fn's first error; sp.Mode then already holds
+// the mode after the statement fn was called with. An unterminated quote or
+// comment, a string that ends at another byte under another sql_mode while
+// the Mode is ModeUnknown, and a DELIMITER command that is not first on
+// its line or lacks a usable delimiter, return an error wrapping ErrSyntax
+// that gives the byte offset where the problem starts.
+// Split allocates only when it fails or when script leaves a delimiter
+// other than ";" in force; fn must not modify script.
+func (sp *Splitter) Split(script []byte, fn func(Statement) error) error {
 	s := script
 	n := len(s)
 	d := defaultDelimiter
+	if sp.Delimiter != "" {
+		d = []byte(sp.Delimiter)
+	}
+	defer func() {
+		if len(d) == 1 && d[0] == ';' {
+			sp.Delimiter = ""
+		} else if sp.Delimiter != string(d) {
+			sp.Delimiter = string(d)
+		}
+	}()
 	d0 := d[0]
 	i := 0
 	if bytes.HasPrefix(s, utf8BOM) {
 		i = len(utf8BOM)
 	}
 	start, end := -1, -1 // Text is s[start:end] once start >= 0
+	emit := func() error {
+		st := Statement{Text: s[start:end:end], Offset: start}
+		start = -1
+		sp.modeBefore = sp.Mode
+		sp.Mode = sp.modeAfter(st.Text)
+		return fn(st)
+	}
 	for i < n {
 		c := s[i]
 		if c == d0 && (len(d) == 1 || bytes.HasPrefix(s[i:], d)) {
 			if start >= 0 {
-				if err := fn(Statement{Text: s[start:end:end], Offset: start}); err != nil {
+				if err := emit(); err != nil {
 					return err
 				}
-				start = -1
 			}
 			i += len(d)
 			continue
@@ -106,9 +150,9 @@ func Split(script []byte, fn func(Statement) error) error {
 			i++
 			continue
 		case clsQuote:
-			j, ok := skipQuoted(s, i)
-			if !ok {
-				return fmt.Errorf("%w: unterminated %c quote starting at byte %d", ErrSyntax, c, i)
+			j, err := sp.skipString(s, i)
+			if err != nil {
+				return err
 			}
 			if start < 0 {
 				start = i
@@ -165,19 +209,39 @@ func Split(script []byte, fn func(Statement) error) error {
 		end = i
 	}
 	if start >= 0 {
-		return fn(Statement{Text: s[start:end:end], Offset: start})
+		return emit()
 	}
 	return nil
 }
 
+// skipString returns the offset just after the quoted string or identifier
+// starting at s[i], under the splitter's mode.
+func (sp *Splitter) skipString(s []byte, i int) (int, error) {
+	q := s[i]
+	if sp.Mode&ModeUnknown == 0 || q == '`' {
+		j, ok := skipQuoted(s, i, sp.Mode.escapes(q))
+		if !ok {
+			return 0, fmt.Errorf("%w: unterminated %c quote starting at byte %d", ErrSyntax, q, i)
+		}
+		return j, nil
+	}
+	j, ok := skipQuoted(s, i, true)
+	k, ok2 := skipQuoted(s, i, false)
+	if !ok || !ok2 || j != k {
+		return 0, fmt.Errorf("%w: the %c string at byte %d ends at another byte with NO_BACKSLASH_ESCAPES or ANSI_QUOTES than without, and the sql_mode here is not known (set by a statement the splitter does not evaluate)", ErrSyntax, q, i)
+	}
+	return j, nil
+}
+
 // skipQuoted returns the offset just after the quoted string or identifier
-// starting at s[i], and false if it does not end. A doubled quote ends the
-// string and starts another, which gives the same result as an escape.
-func skipQuoted(s []byte, i int) (int, bool) {
+// starting at s[i], and false if it does not end. With esc a backslash
+// escapes the next byte. A doubled quote ends the string and starts
+// another, which gives the same result as an escape.
+func skipQuoted(s []byte, i int, esc bool) (int, bool) {
 	q := s[i]
 	i++
-	if q == '`' {
-		j := bytes.IndexByte(s[i:], '`')
+	if !esc {
+		j := bytes.IndexByte(s[i:], q)
 		if j < 0 {
 			return 0, false
 		}
@@ -418,7 +482,7 @@ func skipTuple(p []byte) ([]byte, bool) {
 				return p[i:], true
 			}
 		case '\'', '"', '`':
-			j, ok := skipQuoted(p, i)
+			j, ok := skipQuoted(p, i, true)
 			if !ok {
 				return p, false
 			}

@@ -22,9 +22,19 @@ type Report struct {
 }
 
 // Verify reads a whole dump without a server: it checks every frame
-// (checksum, order, trailer), splits every frame into statements and counts
-// the row tuples of every INSERT against the frame's and the trailer's row
-// counts. It returns an error wrapping dumpfile.ErrCorrupt for any mismatch.
+// (checksum, order, trailer), splits every frame into statements, checks
+// that each statement is of a kind its frame may hold (frameStatements),
+// and counts the row tuples of every INSERT against the frame's and the
+// trailer's row counts.
+//
+// It splits the way both restore paths do: the header from an unknown
+// sql_mode (the server's own), every other frame on its own from the zero
+// Mode and ";" (what lms-backup restore does), following the SET
+// statements as the stock client does. For the client, which reads the
+// file as one script, to split the same, the header and every frame but
+// the trailer must end in that state; verify checks it.
+//
+// It returns an error wrapping dumpfile.ErrCorrupt for any mismatch.
 func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 	rep := &Report{Compression: rd.Compression()}
 	for {
@@ -41,9 +51,13 @@ func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 		rep.Frames++
 		rep.Bytes = f.Offset + int64(len(f.Data))
 		var rows int64
-		err = Split(f.Data, func(s Statement) error {
+		sp := frameSplitter(f.Info.Kind)
+		err = sp.Split(f.Data, func(s Statement) error {
 			rep.Statements++
 			if f.Info.Kind != dumpfile.KindData {
+				if err := checkKind(f.Info, s.Text, sp.modeBefore); err != nil {
+					return fmt.Errorf("statement at byte %d: %w", f.Offset+int64(s.Offset), err)
+				}
 				return nil
 			}
 			table, n, ok := Rows(s.Text)
@@ -53,8 +67,11 @@ func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 			rows += int64(n)
 			return nil
 		})
+		if err == nil {
+			err = checkFrameEnd(f.Info.Kind, &sp)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
+			return nil, fmt.Errorf("%w: frame %d (%s) at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Info.Kind, f.Offset, err)
 		}
 		switch f.Info.Kind {
 		case dumpfile.KindSchema:
@@ -71,4 +88,33 @@ func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 	rep.Header = *rd.Header()
 	rep.Trailer = *rd.Trailer()
 	return rep, nil
+}
+
+// frameSplitter returns the splitter state a frame of kind k starts in on
+// the restore paths: the header runs in the server's own sql_mode, which
+// is not known; every other frame runs after the header has set the zero
+// Mode (checkFrameEnd makes sure of it).
+func frameSplitter(k dumpfile.Kind) Splitter {
+	if k == dumpfile.KindHeader {
+		return Splitter{Mode: ModeUnknown}
+	}
+	return Splitter{}
+}
+
+// checkFrameEnd returns an error when a frame of kind k leaves sp in
+// another state than the next frame starts in: the stock client, which
+// reads the dump as one script, would then split the next frame
+// differently from lms-backup restore. The trailer is last and may leave
+// any mode.
+func checkFrameEnd(k dumpfile.Kind, sp *Splitter) error {
+	if k == dumpfile.KindTrailer {
+		return nil
+	}
+	if sp.Delimiter != "" {
+		return fmt.Errorf("the frame ends with the delimiter %q in force, not \";\"", sp.Delimiter)
+	}
+	if sp.Mode != 0 {
+		return fmt.Errorf("the frame ends under %v, not the header's NO_AUTO_VALUE_ON_ZERO: the next frame would split differently", sp.Mode)
+	}
+	return nil
 }
