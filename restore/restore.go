@@ -411,13 +411,49 @@ func (r *runner) frame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) e
 	}
 }
 
+// checkStatements checks, before any statement of f runs, that f holds
+// only statements of the kinds its frame kind may hold (frameStatements),
+// as verify does: a frame that would create another database or drop a
+// table it does not name never starts. Data frames, which are most of a
+// dump and hold nothing but extended INSERTs, are checked statement by
+// statement as they run (see insertPrefix): a statement that is not an
+// INSERT into the frame's table stops the frame before it runs.
+func checkStatements(f *dumpfile.Frame) error {
+	if f.Info.Kind == dumpfile.KindData {
+		return nil
+	}
+	sp := frameSplitter(f.Info.Kind)
+	err := sp.Split(f.Data, func(s Statement) error {
+		return checkKind(f.Info, s.Text, sp.modeBefore)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
+	}
+	return nil
+}
+
+// insertPrefix is how every statement of a data frame of table starts.
+func insertPrefix(table string) []byte {
+	return append(sqlident.Append([]byte("INSERT INTO "), table), " ("...)
+}
+
 func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) error {
+	if err := checkStatements(f); err != nil {
+		return err
+	}
+	var prefix []byte
+	if f.Info.Kind == dumpfile.KindData {
+		prefix = insertPrefix(f.Info.Table)
+	}
 	var loaded int64
 	n := 0
 	sp := frameSplitter(f.Info.Kind)
 	err := sp.Split(f.Data, func(s Statement) error {
 		n++
 		text := s.Text
+		if prefix != nil && !bytes.HasPrefix(text, prefix) {
+			return fmt.Errorf("%w: a data frame of %q holds a statement that is not an INSERT into it: %s", ErrSyntax, f.Info.Table, head(text))
+		}
 		if f.Info.Kind == dumpfile.KindSchema && bytes.HasPrefix(text, []byte("CREATE TABLE ")) {
 			if create, d, ok := deferKeys(f.Info.Table, string(text)); ok {
 				text = []byte(create)

@@ -203,6 +203,9 @@ func (st *stage) rehearse(ctx context.Context, r *runner) error {
 		if f.Info.Kind != dumpfile.KindObjects || bytes.HasPrefix(f.Data, []byte("--\n-- EVENT ")) {
 			continue
 		}
+		if err := checkStatements(f); err != nil {
+			return err
+		}
 		n := 0
 		err := Split(f.Data, func(s Statement) error {
 			n++
