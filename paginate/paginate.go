@@ -24,6 +24,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,12 +79,27 @@ const (
 	// hour maps back to one instant.
 	KeyNumber KeyType = iota
 	// KeyText is for CHAR, VARCHAR and TEXT columns (and types the server
-	// parses from text, such as UUID and INET6). The value is passed as a Go
-	// string, so with interpolateParams the driver writes a plain '...'
-	// literal, which the server compares under the column's collation, the
-	// collation the index is ordered by. Never a []byte: the driver writes
-	// those as _binary'...', which compares bytewise and breaks the order
-	// under case- or accent-insensitive collations.
+	// parses from text, such as UUID and INET6).
+	//
+	// With KeyColumn.Collation set (FindKey sets it for every column with a
+	// charset) the value is the bytes the column holds, read as
+	// CAST(col AS BINARY) so that no conversion to the connection's
+	// charset touches them, and passed back as
+	// CONVERT(UNHEX(?) USING charset) COLLATE collation with the bytes in
+	// hex: the server compares the exact value under the column's own
+	// collation, the one the index is ordered by, and still ranges over
+	// the index. A gbk, big5 or sjis character with no Unicode mapping
+	// read as utf8mb4 text would become '?' and position the next page
+	// elsewhere (measured: rows read twice, cursors looping).
+	//
+	// Without a Collation the value is passed as a Go string, so with
+	// interpolateParams the driver writes a plain '...' literal, which the
+	// server converts to the column's charset and compares under its
+	// collation: exact only when the connection's charset holds every
+	// value (UUID, INET6, utf8mb4 text on a utf8mb4 connection). Never a
+	// []byte: the driver writes those as _binary'...', which compares
+	// bytewise and breaks the order under case- or accent-insensitive
+	// collations.
 	KeyText
 	// KeyBinary is for BINARY, VARBINARY and BLOB columns. The value is passed
 	// as a []byte, written by the driver as _binary'...' and compared
@@ -129,6 +145,13 @@ type KeyColumn struct {
 	Index int
 	// Type says how the value is passed back to the server.
 	Type KeyType
+	// Charset and Collation are a KeyText column's CHARACTER_SET_NAME and
+	// COLLATION_NAME, both or neither (see KeyText). With them, Index must
+	// point to an expression that yields the bytes the column holds, such
+	// as "CAST(`k` AS BINARY)" (or the column itself when the connection's
+	// charset is the column's), or be -1: the cursor then selects
+	// CAST(col AS BINARY) itself.
+	Charset, Collation string
 }
 
 // Query describes what to read. Every string is SQL inserted as is, except
@@ -277,6 +300,11 @@ func validate(q Query) error {
 		if k.Type >= keyTypes {
 			return fmt.Errorf("paginate: query on %s: key column %s: unknown %v", q.Table, k.Name, k.Type)
 		}
+		if (k.Charset == "") != (k.Collation == "") || (k.Collation != "" && k.Type != KeyText) ||
+			!isName(k.Charset) || !isName(k.Collation) {
+			return fmt.Errorf("paginate: query on %s: key column %s: charset %q and collation %q: want both or neither, names only, on a text key",
+				q.Table, k.Name, k.Charset, k.Collation)
+		}
 		for _, o := range q.Key[:i] {
 			if strings.EqualFold(o.Name, k.Name) { // column names ignore case
 				return fmt.Errorf("paginate: query on %s: key column %s listed twice", q.Table, k.Name)
@@ -300,6 +328,18 @@ func validate(q Query) error {
 		}
 	}
 	return nil
+}
+
+// isName reports whether s is empty or a charset or collation name: ASCII
+// letters, digits and underscores, written into the SQL as they are.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // boundArgs converts a bound's values for the driver, in the order the
@@ -450,6 +490,9 @@ func appendCondArgs(args []any, key []keyState) []any {
 func (k *keyState) arg() any {
 	switch k.Type {
 	case KeyText:
+		if k.Collation != "" {
+			return hex.EncodeToString(k.buf) // for UNHEX(?): see KeyText
+		}
 		return string(k.buf)
 	case KeyBinary:
 		// The buffer is only read while QueryContext runs; it is non-nil, so

@@ -68,6 +68,10 @@ func build(q Query) built {
 			sel = append(sel, ", "...)
 			sel = qualified(sel, k)
 			sel = append(sel, "+0"...)
+		case k.Index < 0 && k.Collation != "":
+			sel = append(sel, ", CAST("...)
+			sel = qualified(sel, k)
+			sel = append(sel, " AS BINARY)"...)
 		case k.Index < 0:
 			sel = append(sel, ", "...)
 			sel = qualified(sel, k)
@@ -97,7 +101,7 @@ func build(q Query) built {
 	// The conditions every page has: the upper bound, then Where.
 	var tail []byte
 	if q.Through != nil {
-		tail = appendCond(tail, q.Key, qualified, " < ?", " <= ?")
+		tail = appendCond(tail, q.Key, qualified, " < ", " <= ")
 	}
 	if q.Where != "" {
 		if len(tail) > 0 {
@@ -119,10 +123,10 @@ func build(q Query) built {
 	// First page: no keyset condition, only the lower bound if any.
 	var head []byte
 	if q.After != nil {
-		head = appendCond(head, q.Key, qualified, " > ?", " > ?")
+		head = appendCond(head, q.Key, qualified, " > ", " > ")
 	}
 	b.first = string(appendWhere(sel, head, tail, order))
-	b.next = string(appendWhere(sel, appendCond(nil, q.Key, qualified, " > ?", " > ?"), tail, order))
+	b.next = string(appendWhere(sel, appendCond(nil, q.Key, qualified, " > ", " > "), tail, order))
 	return b
 }
 
@@ -148,7 +152,7 @@ func appendWhere(sel, head, tail, order []byte) []byte {
 
 // appendCond appends the nested condition comparing the key with one
 // tuple of placeholders: op for every column but the last, lastOp for the
-// last, e.g. with " < ?" and " <= ?"
+// last, e.g. with " < " and " <= "
 //
 //	(`a` < ? OR (`a` = ? AND (`b` < ? OR (`b` = ? AND `c` <= ?))))
 //
@@ -160,12 +164,16 @@ func appendCond(s []byte, key []KeyColumn, qualified func([]byte, KeyColumn) []b
 		s = qualified(s, k)
 		if i == len(key)-1 {
 			s = append(s, lastOp...)
+			s = appendParam(s, k)
 			break
 		}
 		s = append(s, op...)
+		s = appendParam(s, k)
 		s = append(s, " OR ("...)
 		s = qualified(s, k)
-		s = append(s, " = ? AND "...)
+		s = append(s, " = "...)
+		s = appendParam(s, k)
+		s = append(s, " AND "...)
 		open++
 		if i+2 < len(key) {
 			s = append(s, '(')
@@ -176,4 +184,19 @@ func appendCond(s []byte, key []KeyColumn, qualified func([]byte, KeyColumn) []b
 		s = append(s, ')')
 	}
 	return s
+}
+
+// appendParam appends the placeholder of a value of key column k: for a
+// text column with a collation its bytes in hex, turned back into a string
+// of the column's charset and collation (see KeyText). Measured on MariaDB
+// 10.11.19 with a gbk key: EXPLAIN type=range over the whole key, as with
+// a plain literal; a constant expression does not stop the range scan.
+func appendParam(s []byte, k KeyColumn) []byte {
+	if k.Collation == "" {
+		return append(s, '?')
+	}
+	s = append(s, "CONVERT(UNHEX(?) USING "...)
+	s = append(s, k.Charset...)
+	s = append(s, ") COLLATE "...)
+	return append(s, k.Collation...)
 }
