@@ -1,6 +1,8 @@
 package paginate
 
 import (
+	"database/sql"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -171,6 +173,9 @@ func TestUnmappableTextChunks(t *testing.T) {
 				if through != nil && len(rows) != size {
 					t.Errorf("chunk %d has %d rows, want %d", n, len(rows), size)
 				}
+				if count, err := Count(ctx, conn, cq); err != nil || count != int64(len(rows)) {
+					t.Errorf("chunk %d: Count = %d, %v; the cursor read %d rows", n, count, err, len(rows))
+				}
 				got = append(got, rows...)
 				if through == nil {
 					break
@@ -217,5 +222,84 @@ func TestCharsetKeyUsesRange(t *testing.T) {
 	n, readFirst, readNext := handlerReads(t, ctx, conn, b.next, args)
 	if n != 1000 || readFirst != 0 || readNext > 1010 {
 		t.Errorf("page of %d rows: Handler_read_first=%d Handler_read_next=%d, want 1000 rows from a range", n, readFirst, readNext)
+	}
+}
+
+// TestOverlapDetected pages a gbk key the old way, as utf8mb4 text
+// without its collation: the second row's key reads as '?', which sorts
+// after '!' and before it, so the next page begins with that row again.
+// The cursor stops with ErrOverlap instead of delivering it twice.
+func TestOverlapDetected(t *testing.T) {
+	db, _ := setup(t, "CREATE TABLE t (k VARCHAR(10) CHARACTER SET gbk NOT NULL PRIMARY KEY, v INT)",
+		"INSERT INTO t VALUES ('!', 1), (_gbk x'A140', 2), (_gbk x'A141', 3), (_gbk x'A142', 4)")
+	ctx := testContext(t)
+	conn := getConn(t, ctx, db)
+	lossy := []KeyColumn{{Name: "k", Index: -1, Type: KeyText}}
+	for _, read := range []string{"Next", "ForEach"} {
+		t.Run(read, func(t *testing.T) {
+			c := newCursor(t, Query{Table: "t", Columns: []string{"`v`"}, Key: lossy}, Options{PageSize: fixed(2)})
+			var got []string
+			var err error
+			if read == "Next" {
+				for c.Next(ctx, conn) {
+					got = append(got, string(c.Values()[0]))
+				}
+				err = c.Err()
+			} else {
+				err = c.ForEach(ctx, conn, func(v []sql.RawBytes) error {
+					got = append(got, string(v[0]))
+					return nil
+				})
+			}
+			if !errors.Is(err, ErrOverlap) || !slices.Equal(got, []string{"1", "2"}) {
+				t.Fatalf("read %v, err %v; want 1 2 then ErrOverlap", got, err)
+			}
+		})
+	}
+}
+
+// TestCount counts what a cursor reads: the whole table, a bounded range,
+// with Where and its Args, and a table without a key.
+func TestCount(t *testing.T) {
+	db, _ := setup(t, "CREATE TABLE t (k VARCHAR(10) CHARACTER SET gbk NOT NULL PRIMARY KEY, v INT)",
+		"SET STATEMENT sql_mode = '' FOR INSERT INTO t SELECT CHAR(seq USING gbk), seq FROM seq_33088_to_65278 WHERE "+unmappable("gbk"),
+		"CREATE TABLE nokey (v INT)", "INSERT INTO nokey SELECT seq FROM seq_1_to_50")
+	ctx := testContext(t)
+	key, err := FindKey(ctx, db, "", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, err := Boundary(ctx, db, Query{Table: "t", Key: key}, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi, err := Boundary(ctx, db, Query{Table: "t", Key: key}, lo, 250)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		q    Query
+		want int64
+	}{
+		{"whole table", Query{Table: "t", Key: key}, 2149},
+		{"after", Query{Table: "t", Key: key, After: lo}, 2049},
+		{"through", Query{Table: "t", Key: key, Through: lo}, 100},
+		{"after and through", Query{Table: "t", Key: key, After: lo, Through: hi}, 250},
+		{"where", Query{Table: "t", Key: key, After: lo, Through: hi, Where: "v % ? = 0", Args: []any{2}}, -1},
+		{"no key", Query{Table: "nokey", Where: "v > ?", Args: []any{40}}, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Count(ctx, db, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := tt.q
+			q.Columns = []string{"1"}
+			if read := int64(len(collect(t, ctx, newCursor(t, q, Options{PageSize: fixed(31)}), db))); got != read || (tt.want >= 0 && got != tt.want) {
+				t.Fatalf("Count = %d, the cursor read %d, want %d", got, read, tt.want)
+			}
+		})
 	}
 }

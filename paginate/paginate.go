@@ -58,6 +58,11 @@ var (
 	// before it: the key is not unique or its KeyType does not match the
 	// column, and reading on would loop forever.
 	ErrNoProgress = errors.New("paginate: key did not advance between pages: check that the key is unique and its KeyType matches the column")
+	// ErrOverlap means a page began with the row that ended the page
+	// before it: the key's value did not reach the server exactly (a text
+	// key without its Collation in a charset the connection cannot
+	// represent), so the rows read so far may hold others twice.
+	ErrOverlap = errors.New("paginate: a page began with the last row of the page before: the key was not passed back exactly")
 )
 
 // KeyType says how the cursor hands a key value of the last row back to the
@@ -384,13 +389,9 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 				return false
 			}
 			c.n++
-			// Only a full page is followed by another, and LIMIT makes its
-			// n-th row the last: copy that row's key, nothing else.
-			if c.next != "" && c.n == c.limit {
-				if err := c.saveKey(); err != nil {
-					c.fail(ctx, "read", c.pages, err)
-					return false
-				}
+			if err := c.checkKey(); err != nil {
+				c.fail(ctx, "read", c.pages, err)
+				return false
 			}
 			return true
 		}
@@ -450,6 +451,36 @@ func (c *Cursor) page(ctx context.Context) string {
 		c.qargs = append(c.qargs, int64(c.limit))
 	}
 	return query
+}
+
+// checkKey checks the first row of a keyset page against the key saved from
+// the page before (a repeat is ErrOverlap), and saves the key of a full
+// page's last row: LIMIT makes its n-th row the last, and only a full page
+// is followed by another.
+func (c *Cursor) checkKey() error {
+	if c.next == "" {
+		return nil
+	}
+	if c.n == 1 && c.pages > 1 && c.repeated() {
+		return ErrOverlap
+	}
+	if c.n == c.limit {
+		return c.saveKey()
+	}
+	return nil
+}
+
+// repeated reports whether the current row's key has the bytes of the
+// saved one. A keyset page's rows are all after the saved key, so its
+// first row never has them; comparing bytes is exact for every KeyType,
+// a server-side "after" is not needed for a row that repeats.
+func (c *Cursor) repeated() bool {
+	for i := range c.key {
+		if v := c.vals[c.key[i].pos]; v == nil || !bytes.Equal(v, c.key[i].buf) {
+			return false
+		}
+	}
+	return true
 }
 
 // saveKey copies the key of the current row, which RawBytes only lends until

@@ -37,6 +37,7 @@ type built struct {
 	table    string // quoted, possibly schema-qualified table
 	first    string // first page, or the whole keyless query
 	next     string // following pages; "" without a key
+	count    string // COUNT(*) of the rows the cursor reads, with first's arguments but LIMIT
 	selected int    // number of SELECT expressions, hidden ones included
 	keyPos   []int  // per key column, its position among the SELECT expressions
 }
@@ -82,17 +83,21 @@ func build(q Query) built {
 		b.keyPos[i] = b.selected
 		b.selected++
 	}
+	count := []byte("SELECT COUNT(*) FROM ")
+	count = append(count, b.table...)
 	if len(q.Key) == 0 {
 		// Without a key there is nothing to hide: the extra expressions
 		// above were not added.
 		sel = append(sel, " FROM "...)
 		sel = append(sel, b.table...)
+		var where []byte
 		if q.Where != "" {
-			sel = append(sel, " WHERE ("...)
-			sel = append(sel, q.Where...)
-			sel = append(sel, ')')
+			where = append(where, '(')
+			where = append(where, q.Where...)
+			where = append(where, ')')
 		}
-		b.first = string(sel)
+		b.first = string(appendWhere(sel, nil, where, nil))
+		b.count = string(appendWhere(count, nil, where, nil))
 		return b
 	}
 	sel = append(sel, " FROM "...)
@@ -126,6 +131,7 @@ func build(q Query) built {
 		head = appendCond(head, q.Key, qualified, " > ", " > ")
 	}
 	b.first = string(appendWhere(sel, head, tail, order))
+	b.count = string(appendWhere(count, head, tail, nil))
 	b.next = string(appendWhere(sel, appendCond(nil, q.Key, qualified, " > ", " > "), tail, order))
 	return b
 }
