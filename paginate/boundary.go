@@ -84,6 +84,10 @@ func Boundary(ctx context.Context, db Querier, q Query, after [][]byte, rows int
 func Count(ctx context.Context, db Querier, q Query) (int64, error) {
 	cq := q
 	cq.Columns = []string{"1"}
+	cq.Key = slices.Clone(q.Key)
+	for i := range cq.Key {
+		cq.Key[i].Index = -1 // the count selects no key: any Index of q is valid
+	}
 	if err := validate(cq); err != nil {
 		return 0, err
 	}
