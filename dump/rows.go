@@ -3,7 +3,10 @@ package dump
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 
 	"lms-backup/dumpfile"
 	"lms-backup/paginate"
@@ -16,9 +19,14 @@ type reader struct {
 	row  []byte // the current row's tuple
 }
 
+// ErrRowCount means a chunk's cursor delivered another number of rows than
+// the snapshot holds in its key range: pages overlapped or skipped rows.
+var ErrRowCount = errors.New("dump: rows read differ from the rows the table holds")
+
 // prepare finds t's key and builds its SELECT expressions and INSERT
 // prefix, once, before any chunk of t is planned or read. Key columns
-// selected unchanged are read from the row itself.
+// whose SELECT expression yields the key as the cursor passes it back are
+// read from the row itself (see selectsKey).
 func (d *dumper) prepare(ctx context.Context, conn *sql.Conn, t *table) error {
 	key, err := paginate.FindKey(ctx, conn, d.opts.Database, t.Name)
 	if err != nil {
@@ -43,15 +51,39 @@ func (d *dumper) prepare(ctx context.Context, conn *sql.Conn, t *table) error {
 		key = append(key, paginate.KeyColumn{Name: t.rowEnd, Index: -1, Type: paginate.KeyNumber})
 	}
 	for k := range key {
-		for i, c := range t.Columns {
-			plain := c.Kind == KindNumber || c.Kind == KindText || c.Kind == KindBinary
-			if c.Name == key[k].Name && plain && key[k].Type != paginate.KeyOrdinal {
+		for i := range t.Columns {
+			if t.Columns[i].Name == key[k].Name && selectsKey(&t.Columns[i], key[k]) {
 				key[k].Index = i
 			}
 		}
 	}
 	t.key = key
 	return nil
+}
+
+// selectsKey reports whether c's SELECT expression (selectExpr) yields key
+// column k's value in the form the cursor passes back to the server:
+// numbers, binary and text without a collation as the server sends them;
+// a text key with a collation as the bytes the column holds (see
+// paginate.KeyText). Those are CAST(col AS BINARY) for KindCharsetText, and
+// the column itself for utf8mb4 and utf8mb3, which the session's SET NAMES
+// utf8mb4 (setupSession) sends unchanged. A latin1 column is sent
+// converted to UTF-8, so for it (and ENUM, SET, BIT keys) the cursor
+// selects the key itself.
+func selectsKey(c *Column, k paginate.KeyColumn) bool {
+	switch {
+	case k.Type == paginate.KeyOrdinal:
+		return false
+	case k.Collation != "":
+		switch c.Kind {
+		case KindCharsetText:
+			return true
+		case KindText:
+			return c.Charset == "utf8mb4" || c.Charset == "utf8mb3" || c.Charset == "utf8"
+		}
+		return false
+	}
+	return c.Kind == KindNumber || c.Kind == KindText || c.Kind == KindBinary
 }
 
 // dumpChunk streams the rows of c into data frames, which the writer
@@ -61,8 +93,8 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 	if len(t.Columns) == 0 {
 		return nil
 	}
-	cur, err := paginate.New(paginate.Query{Table: t.Name, Columns: t.exprs, Key: t.key, After: c.after, Through: c.through, History: t.History},
-		paginate.Options{PageSize: d.opts.PageRows, Log: d.log.With("table", t.Name)})
+	q := paginate.Query{Table: t.Name, Columns: t.exprs, Key: t.key, After: c.after, Through: c.through, History: t.History}
+	cur, err := paginate.New(q, paginate.Options{PageSize: d.opts.PageRows, Log: d.log.With("table", t.Name)})
 	if err != nil {
 		return err
 	}
@@ -71,6 +103,7 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 		fb        *frameBuf
 		stmtLen   int   // bytes of the open statement, 0 when none is open
 		frameRows int64 // rows in fb
+		chunkRows int64 // rows of this chunk
 		frameSize = d.frameSize()
 	)
 	flush := func() error {
@@ -126,6 +159,7 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 		fb.buf = append(fb.buf, rd.row...)
 		stmtLen += len(rd.row)
 		frameRows++
+		chunkRows++
 		if int64(stmtLen)+2 > d.maxPacket && t.warnedPacket.CompareAndSwap(false, true) {
 			d.warn("a row needs a statement larger than the server's max_allowed_packet: the restoring server and client need a larger max_allowed_packet",
 				"table", t.Name, "statement_bytes", stmtLen+2, "max_allowed_packet", d.maxPacket)
@@ -136,7 +170,42 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 		return err
 	}
 	if fb != nil {
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return checkCount(ctx, rd.conn, t, q, chunkRows)
+}
+
+// checkCount compares the rows read from a chunk with the rows the
+// snapshot holds in its key range, counted on the reading connection, so
+// that pages that overlap or skip are an error, never a silent extra or
+// missing row (the dump is then not written). Tables outside the snapshot
+// (not InnoDB: dumpSchema warns) are not checked: their rows may change
+// between the read and the count.
+//
+// Cost: one COUNT(*) per chunk, chosen over a check of the cursor alone
+// (paginate.ErrOverlap catches a page that repeats the last row, not one
+// that starts earlier or later) because it covers every key type. Measured
+// on MariaDB 10.11 with two tables of 60,000 rows, zstd, on a shared
+// 2-core machine: on one connection the counts (whole tables, no bounds)
+// took 11-30 ms of a 190-370 ms dump; chunked (2 threads, 20,000-row
+// chunks, each count a range of the primary key) 52-93 ms summed over the
+// workers of a 310-460 ms dump. A whole-table count after the last chunk
+// would be cheaper when chunked, but needs to know when a table's chunks
+// are all read.
+func checkCount(ctx context.Context, conn *sql.Conn, t *table, q paginate.Query, read int64) error {
+	switch strings.ToLower(t.Engine) {
+	case "innodb", "":
+	default:
+		return nil
+	}
+	held, err := paginate.Count(ctx, conn, q)
+	if err != nil {
+		return err
+	}
+	if held != read {
+		return fmt.Errorf("%w: %d rows read from a key range that holds %d: the dump is not written", ErrRowCount, read, held)
 	}
 	return nil
 }

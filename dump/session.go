@@ -75,7 +75,11 @@ func (s *session) dropWorkers() {
 
 // setupSession prepares a connection for dumping: UTF-8, UTC, an empty
 // sql_mode, long network and idle timeouts, REPEATABLE READ and the lock
-// waits.
+// waits. SET NAMES utf8mb4 makes the server convert every text value it
+// sends to utf8mb4, which loses the characters of gbk, big5, sjis and
+// other charsets that have no Unicode mapping: such columns are read as
+// CAST(col AS BINARY) (selectExpr), and text keys as the bytes the column
+// holds (selectsKey, paginate.KeyText), which the server does not convert.
 func setupSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
 	wait := strconv.Itoa(int(lockWait / time.Second))
 	setup := []string{

@@ -7,7 +7,8 @@ import (
 )
 
 // findKeySQL lists the columns of the table's unique indexes in index order.
-const findKeySQL = `SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART IS NOT NULL, s.INDEX_TYPE, c.DATA_TYPE, c.IS_NULLABLE
+const findKeySQL = `SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART IS NOT NULL, s.INDEX_TYPE, c.DATA_TYPE, c.IS_NULLABLE,
+  IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(c.COLLATION_NAME, '')
 FROM information_schema.STATISTICS s
 JOIN information_schema.COLUMNS c
   ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
@@ -24,7 +25,9 @@ ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX`
 // hash), and those with a FLOAT/DOUBLE column (their text is rounded). Each
 // column's Type comes from its DATA_TYPE (see KeyType) and its Index is -1:
 // set Index to the column's position in Query.Columns when the query selects
-// it unchanged. An empty schema means the connection's current database.
+// it unchanged. A KeyText column with a charset gets its Charset and
+// Collation, so that the cursor pages on the bytes it holds (see KeyText).
+// An empty schema means the connection's current database.
 func FindKey(ctx context.Context, db Querier, schema, table string) ([]KeyColumn, error) {
 	rows, err := db.QueryContext(ctx, findKeySQL, schema, table)
 	if err != nil {
@@ -49,9 +52,10 @@ func FindKey(ctx context.Context, db Querier, schema, table string) ([]KeyColumn
 	for rows.Next() {
 		var (
 			index, column, indexType, dataType, nullable string
+			charset, collation                           string
 			prefix                                       bool
 		)
-		if err := rows.Scan(&index, &column, &prefix, &indexType, &dataType, &nullable); err != nil {
+		if err := rows.Scan(&index, &column, &prefix, &indexType, &dataType, &nullable, &charset, &collation); err != nil {
 			return nil, fmt.Errorf("find key of %s: %w", table, err)
 		}
 		if index != curName || cur == nil {
@@ -62,7 +66,11 @@ func FindKey(ctx context.Context, db Querier, schema, table string) ([]KeyColumn
 		if !ok || prefix || !strings.EqualFold(indexType, "BTREE") || nullable != "NO" {
 			curOK = false
 		}
-		cur = append(cur, KeyColumn{Name: column, Index: -1, Type: typ})
+		k := KeyColumn{Name: column, Index: -1, Type: typ}
+		if typ == KeyText && charset != "" && collation != "" {
+			k.Charset, k.Collation = charset, collation
+		}
+		cur = append(cur, k)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find key of %s: %w", table, err)

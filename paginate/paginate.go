@@ -24,6 +24,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,11 @@ var (
 	// before it: the key is not unique or its KeyType does not match the
 	// column, and reading on would loop forever.
 	ErrNoProgress = errors.New("paginate: key did not advance between pages: check that the key is unique and its KeyType matches the column")
+	// ErrOverlap means a page began with the row that ended the page
+	// before it: the key's value did not reach the server exactly (a text
+	// key without its Collation in a charset the connection cannot
+	// represent), so the rows read so far may hold others twice.
+	ErrOverlap = errors.New("paginate: a page began with the last row of the page before: the key was not passed back exactly")
 )
 
 // KeyType says how the cursor hands a key value of the last row back to the
@@ -78,12 +84,27 @@ const (
 	// hour maps back to one instant.
 	KeyNumber KeyType = iota
 	// KeyText is for CHAR, VARCHAR and TEXT columns (and types the server
-	// parses from text, such as UUID and INET6). The value is passed as a Go
-	// string, so with interpolateParams the driver writes a plain '...'
-	// literal, which the server compares under the column's collation, the
-	// collation the index is ordered by. Never a []byte: the driver writes
-	// those as _binary'...', which compares bytewise and breaks the order
-	// under case- or accent-insensitive collations.
+	// parses from text, such as UUID and INET6).
+	//
+	// With KeyColumn.Collation set (FindKey sets it for every column with a
+	// charset) the value is the bytes the column holds, read as
+	// CAST(col AS BINARY) so that no conversion to the connection's
+	// charset touches them, and passed back as
+	// CONVERT(UNHEX(?) USING charset) COLLATE collation with the bytes in
+	// hex: the server compares the exact value under the column's own
+	// collation, the one the index is ordered by, and still ranges over
+	// the index. A gbk, big5 or sjis character with no Unicode mapping
+	// read as utf8mb4 text would become '?' and position the next page
+	// elsewhere (measured: rows read twice, cursors looping).
+	//
+	// Without a Collation the value is passed as a Go string, so with
+	// interpolateParams the driver writes a plain '...' literal, which the
+	// server converts to the column's charset and compares under its
+	// collation: exact only when the connection's charset holds every
+	// value (UUID, INET6, utf8mb4 text on a utf8mb4 connection). Never a
+	// []byte: the driver writes those as _binary'...', which compares
+	// bytewise and breaks the order under case- or accent-insensitive
+	// collations.
 	KeyText
 	// KeyBinary is for BINARY, VARBINARY and BLOB columns. The value is passed
 	// as a []byte, written by the driver as _binary'...' and compared
@@ -129,6 +150,13 @@ type KeyColumn struct {
 	Index int
 	// Type says how the value is passed back to the server.
 	Type KeyType
+	// Charset and Collation are a KeyText column's CHARACTER_SET_NAME and
+	// COLLATION_NAME, both or neither (see KeyText). With them, Index must
+	// point to an expression that yields the bytes the column holds, such
+	// as "CAST(`k` AS BINARY)" (or the column itself when the connection's
+	// charset is the column's), or be -1: the cursor then selects
+	// CAST(col AS BINARY) itself.
+	Charset, Collation string
 }
 
 // Query describes what to read. Every string is SQL inserted as is, except
@@ -282,6 +310,11 @@ func validate(q Query) error {
 		if k.Type >= keyTypes {
 			return fmt.Errorf("paginate: query on %s: key column %s: unknown %v", q.Table, k.Name, k.Type)
 		}
+		if (k.Charset == "") != (k.Collation == "") || (k.Collation != "" && k.Type != KeyText) ||
+			!isName(k.Charset) || !isName(k.Collation) {
+			return fmt.Errorf("paginate: query on %s: key column %s: charset %q and collation %q: want both or neither, names only, on a text key",
+				q.Table, k.Name, k.Charset, k.Collation)
+		}
 		for _, o := range q.Key[:i] {
 			if strings.EqualFold(o.Name, k.Name) { // column names ignore case
 				return fmt.Errorf("paginate: query on %s: key column %s listed twice", q.Table, k.Name)
@@ -305,6 +338,18 @@ func validate(q Query) error {
 		}
 	}
 	return nil
+}
+
+// isName reports whether s is empty or a charset or collation name: ASCII
+// letters, digits and underscores, written into the SQL as they are.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // boundArgs converts a bound's values for the driver, in the order the
@@ -349,13 +394,9 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 				return false
 			}
 			c.n++
-			// Only a full page is followed by another, and LIMIT makes its
-			// n-th row the last: copy that row's key, nothing else.
-			if c.next != "" && c.n == c.limit {
-				if err := c.saveKey(); err != nil {
-					c.fail(ctx, "read", c.pages, err)
-					return false
-				}
+			if err := c.checkKey(); err != nil {
+				c.fail(ctx, "read", c.pages, err)
+				return false
 			}
 			return true
 		}
@@ -417,6 +458,36 @@ func (c *Cursor) page(ctx context.Context) string {
 	return query
 }
 
+// checkKey checks the first row of a keyset page against the key saved from
+// the page before (a repeat is ErrOverlap), and saves the key of a full
+// page's last row: LIMIT makes its n-th row the last, and only a full page
+// is followed by another.
+func (c *Cursor) checkKey() error {
+	if c.next == "" {
+		return nil
+	}
+	if c.n == 1 && c.pages > 1 && c.repeated() {
+		return ErrOverlap
+	}
+	if c.n == c.limit {
+		return c.saveKey()
+	}
+	return nil
+}
+
+// repeated reports whether the current row's key has the bytes of the
+// saved one. A keyset page's rows are all after the saved key, so its
+// first row never has them; comparing bytes is exact for every KeyType,
+// a server-side "after" is not needed for a row that repeats.
+func (c *Cursor) repeated() bool {
+	for i := range c.key {
+		if v := c.vals[c.key[i].pos]; v == nil || !bytes.Equal(v, c.key[i].buf) {
+			return false
+		}
+	}
+	return true
+}
+
 // saveKey copies the key of the current row, which RawBytes only lends until
 // the next rows.Next, into the reused per-column buffers.
 func (c *Cursor) saveKey() error {
@@ -455,6 +526,9 @@ func appendCondArgs(args []any, key []keyState) []any {
 func (k *keyState) arg() any {
 	switch k.Type {
 	case KeyText:
+		if k.Collation != "" {
+			return hex.EncodeToString(k.buf) // for UNHEX(?): see KeyText
+		}
 		return string(k.buf)
 	case KeyBinary:
 		// The buffer is only read while QueryContext runs; it is non-nil, so

@@ -108,12 +108,10 @@ func (c *Cursor) rawPage(ctx context.Context, dc any, fn func([]sql.RawBytes) er
 			return nil
 		}
 		c.n++
-		if c.next != "" && c.n == c.limit {
-			if err := c.saveKey(); err != nil {
-				rows.Close()
-				c.fail(ctx, "read", c.pages, err)
-				return nil
-			}
+		if err := c.checkKey(); err != nil {
+			rows.Close()
+			c.fail(ctx, "read", c.pages, err)
+			return nil
 		}
 		if err := fn(c.Values()); err != nil {
 			*fnErr = err

@@ -37,6 +37,7 @@ type built struct {
 	table    string // quoted, possibly schema-qualified table
 	first    string // first page, or the whole keyless query
 	next     string // following pages; "" without a key
+	count    string // COUNT(*) of the rows the cursor reads, with first's arguments but LIMIT
 	selected int    // number of SELECT expressions, hidden ones included
 	keyPos   []int  // per key column, its position among the SELECT expressions
 }
@@ -72,6 +73,10 @@ func build(q Query) built {
 			sel = append(sel, ", "...)
 			sel = qualified(sel, k)
 			sel = append(sel, "+0"...)
+		case k.Index < 0 && k.Collation != "":
+			sel = append(sel, ", CAST("...)
+			sel = qualified(sel, k)
+			sel = append(sel, " AS BINARY)"...)
 		case k.Index < 0:
 			sel = append(sel, ", "...)
 			sel = qualified(sel, k)
@@ -82,17 +87,21 @@ func build(q Query) built {
 		b.keyPos[i] = b.selected
 		b.selected++
 	}
+	count := []byte("SELECT COUNT(*) FROM ")
+	count = append(count, from...)
 	if len(q.Key) == 0 {
 		// Without a key there is nothing to hide: the extra expressions
 		// above were not added.
 		sel = append(sel, " FROM "...)
 		sel = append(sel, from...)
+		var where []byte
 		if q.Where != "" {
-			sel = append(sel, " WHERE ("...)
-			sel = append(sel, q.Where...)
-			sel = append(sel, ')')
+			where = append(where, '(')
+			where = append(where, q.Where...)
+			where = append(where, ')')
 		}
-		b.first = string(sel)
+		b.first = string(appendWhere(sel, nil, where, nil))
+		b.count = string(appendWhere(count, nil, where, nil))
 		return b
 	}
 	sel = append(sel, " FROM "...)
@@ -101,7 +110,7 @@ func build(q Query) built {
 	// The conditions every page has: the upper bound, then Where.
 	var tail []byte
 	if q.Through != nil {
-		tail = appendCond(tail, q.Key, qualified, " < ?", " <= ?")
+		tail = appendCond(tail, q.Key, qualified, " < ", " <= ")
 	}
 	if q.Where != "" {
 		if len(tail) > 0 {
@@ -123,10 +132,11 @@ func build(q Query) built {
 	// First page: no keyset condition, only the lower bound if any.
 	var head []byte
 	if q.After != nil {
-		head = appendCond(head, q.Key, qualified, " > ?", " > ?")
+		head = appendCond(head, q.Key, qualified, " > ", " > ")
 	}
 	b.first = string(appendWhere(sel, head, tail, order))
-	b.next = string(appendWhere(sel, appendCond(nil, q.Key, qualified, " > ?", " > ?"), tail, order))
+	b.count = string(appendWhere(count, head, tail, nil))
+	b.next = string(appendWhere(sel, appendCond(nil, q.Key, qualified, " > ", " > "), tail, order))
 	return b
 }
 
@@ -152,7 +162,7 @@ func appendWhere(sel, head, tail, order []byte) []byte {
 
 // appendCond appends the nested condition comparing the key with one
 // tuple of placeholders: op for every column but the last, lastOp for the
-// last, e.g. with " < ?" and " <= ?"
+// last, e.g. with " < " and " <= "
 //
 //	(`a` < ? OR (`a` = ? AND (`b` < ? OR (`b` = ? AND `c` <= ?))))
 //
@@ -164,12 +174,16 @@ func appendCond(s []byte, key []KeyColumn, qualified func([]byte, KeyColumn) []b
 		s = qualified(s, k)
 		if i == len(key)-1 {
 			s = append(s, lastOp...)
+			s = appendParam(s, k)
 			break
 		}
 		s = append(s, op...)
+		s = appendParam(s, k)
 		s = append(s, " OR ("...)
 		s = qualified(s, k)
-		s = append(s, " = ? AND "...)
+		s = append(s, " = "...)
+		s = appendParam(s, k)
+		s = append(s, " AND "...)
 		open++
 		if i+2 < len(key) {
 			s = append(s, '(')
@@ -180,4 +194,19 @@ func appendCond(s []byte, key []KeyColumn, qualified func([]byte, KeyColumn) []b
 		s = append(s, ')')
 	}
 	return s
+}
+
+// appendParam appends the placeholder of a value of key column k: for a
+// text column with a collation its bytes in hex, turned back into a string
+// of the column's charset and collation (see KeyText). Measured on MariaDB
+// 10.11.19 with a gbk key: EXPLAIN type=range over the whole key, as with
+// a plain literal; a constant expression does not stop the range scan.
+func appendParam(s []byte, k KeyColumn) []byte {
+	if k.Collation == "" {
+		return append(s, '?')
+	}
+	s = append(s, "CONVERT(UNHEX(?) USING "...)
+	s = append(s, k.Charset...)
+	s = append(s, ") COLLATE "...)
+	return append(s, k.Collation...)
 }

@@ -50,6 +50,19 @@ func TestBuildSQL(t *testing.T) {
 			keyPos: []int{1, 2},
 		},
 		{
+			name: "text keys with a collation, one hidden, one selected as bytes",
+			q: Query{Table: "t", Columns: []string{"CAST(`k` AS BINARY)"}, After: [][]byte{[]byte("\xa1\x40"), []byte("x")},
+				Key: []KeyColumn{{Name: "g", Index: -1, Type: KeyText, Charset: "gbk", Collation: "gbk_chinese_ci"},
+					{Name: "k", Index: 0, Type: KeyText, Charset: "sjis", Collation: "sjis_bin"}}},
+			first: "SELECT CAST(`k` AS BINARY), CAST(`t`.`g` AS BINARY) FROM `t` " +
+				"WHERE (`t`.`g` > CONVERT(UNHEX(?) USING gbk) COLLATE gbk_chinese_ci OR (`t`.`g` = CONVERT(UNHEX(?) USING gbk) COLLATE gbk_chinese_ci " +
+				"AND `t`.`k` > CONVERT(UNHEX(?) USING sjis) COLLATE sjis_bin)) ORDER BY `t`.`g`, `t`.`k` LIMIT ?",
+			next: "SELECT CAST(`k` AS BINARY), CAST(`t`.`g` AS BINARY) FROM `t` " +
+				"WHERE (`t`.`g` > CONVERT(UNHEX(?) USING gbk) COLLATE gbk_chinese_ci OR (`t`.`g` = CONVERT(UNHEX(?) USING gbk) COLLATE gbk_chinese_ci " +
+				"AND `t`.`k` > CONVERT(UNHEX(?) USING sjis) COLLATE sjis_bin)) ORDER BY `t`.`g`, `t`.`k` LIMIT ?",
+			keyPos: []int{1, 0},
+		},
+		{
 			name:   "no key",
 			q:      Query{Table: "t", Columns: []string{"*"}, Where: "x = ?"},
 			first:  "SELECT * FROM `t` WHERE (x = ?)",
@@ -104,6 +117,9 @@ func TestNewValidates(t *testing.T) {
 		{"duplicate key", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0}, {Name: "A", Index: -1}}}, "listed twice"},
 		{"short bound", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0}}, After: [][]byte{}}, "After has 0 values"},
 		{"bound without key", Query{Table: "t", Columns: cols, Through: [][]byte{[]byte("1")}}, "Through has 1 values"},
+		{"collation without charset", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0, Type: KeyText, Collation: "gbk_bin"}}}, "both or neither"},
+		{"collation on a number", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0, Charset: "gbk", Collation: "gbk_bin"}}}, "on a text key"},
+		{"collation not a name", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0, Type: KeyText, Charset: "gbk", Collation: "gbk_bin; DROP"}}}, "names only"},
 		{"NULL bound", Query{Table: "t", Columns: cols, Key: []KeyColumn{{Name: "a", Index: 0}}, Through: [][]byte{nil}}, "is NULL"},
 	}
 	for _, tt := range tests {
