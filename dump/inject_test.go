@@ -49,22 +49,10 @@ func FuzzNamesCannotInject(f *testing.F) {
 		create := "CREATE TABLE " + q + " (\n  " + qc + " int(11) DEFAULT NULL\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
 		same(t, "schema frame", statements(t, dump.TableSchemaText(name, create)), []string{"DROP TABLE IF EXISTS " + q, create})
 
-		for _, kind := range []string{"PROCEDURE", "TRIGGER", "EVENT", "VIEW"} {
-			var body string
-			switch kind {
-			case "PROCEDURE":
-				body = "CREATE DEFINER=`root`@`localhost` PROCEDURE " + q + "()\nBEGIN\n  SELECT " + qc + " FROM " + q + ";\nEND"
-			case "TRIGGER":
-				body = "CREATE DEFINER=`root`@`localhost` TRIGGER " + q + " BEFORE INSERT ON " + q + " FOR EACH ROW SET NEW." + qc + " = 1"
-			case "EVENT":
-				body = "CREATE DEFINER=`root`@`localhost` EVENT " + q + " ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM " + q
-			case "VIEW":
-				body = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW " + q + " AS select " + qc + " AS " + qc + " from " + q
+		for _, mode := range []string{"NO_AUTO_VALUE_ON_ZERO", "NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ORACLE"} {
+			for _, kind := range []string{"PROCEDURE", "TRIGGER", "EVENT", "VIEW"} {
+				checkObject(t, kind, name, q, qc, mode)
 			}
-			got := statements(t, dump.ObjectText(kind, name, body, "NO_AUTO_VALUE_ON_ZERO", "utf8mb4", "utf8mb4_general_ci"))
-			want := []string{"SET SESSION character_set_client = utf8mb4, collation_connection = 'utf8mb4_general_ci', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
-				"DROP " + kind + " IF EXISTS " + q, body}
-			same(t, strings.ToLower(kind), got, want)
 		}
 
 		header := statements(t, dump.HeaderText(name))
@@ -77,4 +65,31 @@ func FuzzNamesCannotInject(f *testing.F) {
 			t.Fatal("the server version's newline reached the header's text")
 		}
 	})
+}
+
+// checkObject checks the text that recreates an object of kind named
+// name (quoted q; a column quoted qc) created under sql_mode mode.
+func checkObject(t *testing.T, kind, name, q, qc, mode string) {
+	t.Helper()
+	// A string literal as the server keeps it under mode: a backslash is
+	// an escape unless NO_BACKSLASH_ESCAPES.
+	lit := `'it''s \\ \''`
+	if mode == "NO_BACKSLASH_ESCAPES" {
+		lit = `'C:\data\'`
+	}
+	var body string
+	switch kind {
+	case "PROCEDURE":
+		body = "CREATE DEFINER=`root`@`localhost` PROCEDURE " + q + "()\nBEGIN\n  SELECT " + qc + ", " + lit + " FROM " + q + ";\nEND"
+	case "TRIGGER":
+		body = "CREATE DEFINER=`root`@`localhost` TRIGGER " + q + " BEFORE INSERT ON " + q + " FOR EACH ROW SET NEW." + qc + " = 1"
+	case "EVENT":
+		body = "CREATE DEFINER=`root`@`localhost` EVENT " + q + " ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM " + q
+	case "VIEW":
+		body = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW " + q + " AS select " + qc + " AS " + qc + " from " + q
+	}
+	got := statements(t, dump.ObjectText(kind, name, body, mode, "utf8mb4", "utf8mb4_general_ci"))
+	want := []string{"SET SESSION character_set_client = utf8mb4, collation_connection = 'utf8mb4_general_ci', sql_mode = '" + mode + "'",
+		"DROP " + kind + " IF EXISTS " + q, body}
+	same(t, strings.ToLower(kind)+" under "+mode, got, want)
 }
