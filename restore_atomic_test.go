@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,5 +235,42 @@ func TestRestoreWithoutTables(t *testing.T) {
 			t.Errorf("restored routines of %s: %v", src, got)
 		}
 		assertNoStaging(t, srv)
+	}
+}
+
+// TestLeftoverStagingDatabases: a staging database whose run is gone (no
+// session holds its owner lock) is dropped by the next restore, which says
+// so in one line; one whose run is alive (its lock held) is left alone.
+func TestLeftoverStagingDatabases(t *testing.T) {
+	srv := testdb.Get(t)
+	src := srv.CreateDB(t, "leftover_src")
+	srv.Exec(t, src, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	out := filepath.Join(t.TempDir(), "small.sql.zst")
+	mustRun(t, append([]string{"--quiet", "dump", "-D", src, "-o", out}, connArgs(srv)...)...)
+
+	dead, live := "lms_restore_deadbeef_new", "lms_restore_cafebabe_new"
+	srv.Exec(t, "", "CREATE DATABASE "+dead, "CREATE TABLE "+dead+".t (id INT)", "CREATE DATABASE "+live)
+	t.Cleanup(func() { srv.Exec(t, "", "DROP DATABASE IF EXISTS "+dead, "DROP DATABASE IF EXISTS "+live) })
+	holder := srv.Open(t, "")
+	holder.SetMaxOpenConns(1)
+	var got int
+	if err := holder.QueryRow("SELECT GET_LOCK('lms_restore_cafebabe', 0)").Scan(&got); err != nil || got != 1 {
+		t.Fatalf("take the live run's lock: %d %v", got, err)
+	}
+
+	dst := srv.CreateDB(t, "leftover_dst")
+	r := run(t, nil, nil, append(append([]string{"restore", "-D", dst}, connArgs(srv)...), out)...)
+	if r.code != 0 {
+		t.Fatalf("restore: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "dropped the staging database of an interrupted restore") || !strings.Contains(r.stderr, dead) {
+		t.Errorf("no line about the dropped leftover:\n%s", r.stderr)
+	}
+	schemas := strings.Join(queryStrings(t, srv.Open(t, ""), "SHOW DATABASES"), " ")
+	if strings.Contains(schemas, fmt.Sprintf("%x", dead)) {
+		t.Error("the dead run's staging database is still there")
+	}
+	if !strings.Contains(schemas, fmt.Sprintf("%x", live)) {
+		t.Error("the live run's staging database was dropped")
 	}
 }

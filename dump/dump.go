@@ -78,9 +78,10 @@ type Options struct {
 	Tool string
 	// LockWait bounds how long the dump waits for a lock another session
 	// holds (a LOCK TABLES, a long ALTER): the session's lock_wait_timeout
-	// and innodb_lock_wait_timeout. 0 means 300 s. The global lock that
-	// opens a snapshot on several connections is waited for at most
-	// min(LockWait, 30 s).
+	// and innodb_lock_wait_timeout. 0 means 300 s. It bounds the whole
+	// wait: the global lock that opens a snapshot on several connections
+	// is waited for at most min(LockWait/2, 30 s), and after a fallback to
+	// one connection its table reads wait for what is left.
 	LockWait time.Duration
 	// Threads is the number of connections that read rows in parallel,
 	// from 1 to MaxThreads; 0 means runtime.NumCPU(). 1 reads everything

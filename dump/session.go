@@ -136,11 +136,19 @@ func (s *session) open(ctx context.Context, db *sql.DB, opts Options, log *slog.
 			}
 			s.workers = append(s.workers, conn)
 		}
-		ok, err := s.parallelSnapshot(ctx, db, min(opts.LockWait, maxGlobalLockWait), log)
+		// LockWait bounds the whole wait: the global lock gets at most
+		// half of it, and the one connection a fallback goes on with
+		// waits for a table only for what is left.
+		start := time.Now()
+		ok, err := s.parallelSnapshot(ctx, db, min(max(opts.LockWait/2, time.Second), maxGlobalLockWait), log)
 		if err != nil || ok {
 			return err
 		}
 		s.dropWorkers()
+		rest := strconv.Itoa(int(max(opts.LockWait-time.Since(start), time.Second) / time.Second))
+		if _, err := s.meta.ExecContext(ctx, "SET SESSION lock_wait_timeout = "+rest+", innodb_lock_wait_timeout = "+rest); err != nil {
+			return fmt.Errorf("set up session: %w", err)
+		}
 	}
 	if _, err := s.meta.ExecContext(ctx, startSnapshot); err != nil {
 		return fmt.Errorf("start snapshot: %w", err)

@@ -95,7 +95,11 @@ func (r *runner) staged(ctx context.Context, db *sql.DB, release func(), rd *dum
 	if st.lockWait == 0 {
 		st.lockWait = 60 * time.Second
 	}
-	st.warnLeftovers(ctx, r.conn)
+	if err := st.claim(ctx, r.conn); err != nil {
+		return err
+	}
+	defer r.conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", ownerLock(st.newDB))
+	st.sweepLeftovers(ctx, r.conn)
 	if err := st.createNew(ctx, r.conn); err != nil {
 		return err
 	}
@@ -144,15 +148,53 @@ func (r *runner) staged(ctx context.Context, db *sql.DB, release func(), rd *dum
 	return lockWaitError(st.swap(sctx, r, created), st.lockWait)
 }
 
-// warnLeftovers logs staging databases that an interrupted restore left.
-func (st *stage) warnLeftovers(ctx context.Context, conn *sql.Conn) {
+// ownerLock is the name of the lock a run holds, on its own connection,
+// for as long as its staging database stage may exist: the server drops
+// the lock when the connection ends, however the process ended, so a
+// staging database whose lock nobody holds belongs to a dead run.
+func ownerLock(stage string) string { return strings.TrimSuffix(stage, "_new") }
+
+// claim takes the owner lock of st's staging database on conn, which the
+// run keeps until it ends.
+func (st *stage) claim(ctx context.Context, conn *sql.Conn) error {
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", ownerLock(st.newDB)).Scan(&got); err != nil {
+		return fmt.Errorf("take the staging database's owner lock: %w", err)
+	}
+	if got.Int64 != 1 {
+		return fmt.Errorf("take the staging database's owner lock %s: held by another session", ownerLock(st.newDB))
+	}
+	return nil
+}
+
+// sweepLeftovers drops the staging databases (lms_restore_<id>_new) of
+// runs that are provably dead, their owner lock free, saying so in one
+// line each; a live run's are left alone. Databases of a swap that was
+// cut off (lms_restore_<id>_old) may hold the target's old tables: they
+// are only named in a warning, to be checked and dropped by hand.
+func (st *stage) sweepLeftovers(ctx context.Context, conn *sql.Conn) {
 	names, err := queryNames(ctx, conn, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?`,
 		strings.ReplaceAll(StagePrefix, "_", `\_`)+"%")
 	if err != nil {
 		return
 	}
 	for _, n := range names {
-		st.log.Warn("a database of an interrupted restore is left over: check what it holds, then drop it", "database", n)
+		if n == st.newDB {
+			continue
+		}
+		if !strings.HasSuffix(n, "_new") {
+			st.log.Warn("a database of an interrupted restore is left over: check what it holds, then drop it", "database", n)
+			continue
+		}
+		var holder sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", ownerLock(n)).Scan(&holder); err != nil || holder.Valid {
+			continue // a live restore's, or unknown
+		}
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(n)); err != nil {
+			st.log.Warn("could not drop the staging database of an interrupted restore: drop it by hand", "database", n, "err", err)
+			continue
+		}
+		st.log.Warn("dropped the staging database of an interrupted restore: no live run holds it", "database", n)
 	}
 }
 
