@@ -22,22 +22,12 @@ func viewTokens(s string, noBackslash bool) []viewToken {
 		c := s[i]
 		switch {
 		case c == '`':
-			var b strings.Builder
-			j := i + 1
-			for ; j < len(s); j++ {
-				if s[j] != '`' {
-					b.WriteByte(s[j])
-					continue
-				}
-				if j+1 < len(s) && s[j+1] == '`' {
-					b.WriteByte('`')
-					j++
-					continue
-				}
-				break
+			name, rest, ok := cutIdent(s[i:])
+			end := len(s) - len(rest)
+			if !ok {
+				end = len(s) // unterminated: the rest is the name
 			}
-			end := min(j+1, len(s))
-			out = append(out, viewToken{start: i, end: end, ident: b.String(), isIdent: true})
+			out = append(out, viewToken{start: i, end: end, ident: name, isIdent: ok})
 			i = end
 		case c == '\'' || c == '"':
 			j := i + 1
