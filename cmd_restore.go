@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -52,6 +54,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
 			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once (default: the number of cores)"},
 			&cli.BoolFlag{Name: "in-place", Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
+			&cli.BoolFlag{Name: "recover", Usage: "only finish a swap into TARGET that a killed restore left half-done (every restore does this first), say which state TARGET is in, and exit"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
 			identityFlag(),
 		}, append(connFlags(), memFlags()...)...),
@@ -75,6 +78,17 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 	if err := conn.Validate(); err != nil {
 		return err
 	}
+	if c.Bool("recover") {
+		return e.recoverSwap(c, opts.Database, conn)
+	}
+	if n, err := strconv.Atoi(os.Getenv(killSwapStepEnv)); err == nil {
+		opts.AtSwapStep = func(step int, name string) {
+			if step == n {
+				e.log.Warn("killed at a swap step (test hook)", "step", step, "name", name)
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
 	rd, name, err := e.openDump(c, c.Args().First())
 	if err != nil {
 		return err
@@ -85,6 +99,41 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 		return err
 	}
 	return mem.finish(e.restore(c, opts, conn, rd, name))
+}
+
+// killSwapStepEnv names a test hook: the restore SIGKILLs itself after
+// that step of the atomic swap (1, 2, ...), as a kill -9, an OOM kill or
+// a power loss would, so tests can check the journal at every step.
+const killSwapStepEnv = "LMS_BACKUP_TEST_KILL_AT_SWAP_STEP"
+
+// recoverSwap finishes an interrupted swap into target and says what
+// state target is in.
+func (e *appEnv) recoverSwap(c *cli.Context, target string, conn dbconn.Options) error {
+	db, err := dbconn.Open(c.Context, conn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sc, err := db.Conn(c.Context)
+	if err != nil {
+		return dbconn.Lost(err)
+	}
+	defer sc.Close()
+	done, err := restore.Recover(c.Context, db, sc, target, e.log.With("component", "restore", "database", target))
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", target, dbconn.Lost(err))
+	}
+	if len(done) == 0 {
+		fmt.Fprintf(e.stdout, "%s: no interrupted restore to finish\n", target)
+	}
+	for _, d := range done {
+		state := "rolled back: the target is as it was before the interrupted restore"
+		if d.Completed {
+			state = "completed: the target holds the data the interrupted restore loaded"
+		}
+		fmt.Fprintf(e.stdout, "%s: %s (journal %s)\n", target, state, d.Journal)
+	}
+	return nil
 }
 
 // restore runs the restore itself under the memory guard.

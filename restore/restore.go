@@ -54,6 +54,10 @@ type Options struct {
 	Threads int
 	// Progress, when set, is called after every frame. It must return quickly.
 	Progress func(Progress)
+	// AtSwapStep, when set, is called after each step of the atomic swap
+	// that changes the server (n counts from 1; name says which step), for
+	// tests that kill the process at every step.
+	AtSwapStep func(n int, name string)
 }
 
 // Progress is a snapshot of a running restore.
@@ -129,6 +133,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 	defer conn.Close()
 	defer release()
 
+	// A swap into this target that a killed run left half-done is put
+	// right first (see journal.go).
+	if _, err := Recover(ctx, db, conn, opts.Database, log); err != nil {
+		return nil, err
+	}
 	created, err := prepareTarget(ctx, conn, opts)
 	if err != nil {
 		return nil, err
@@ -270,9 +279,10 @@ func cleanTarget(ctx context.Context, db *sql.DB, database string, created bool)
 }
 
 type runner struct {
-	conn *sql.Conn // runs every frame but data frames when loaders run
-	db   *sql.DB
-	opts Options
+	steps int       // swap steps taken, for Options.AtSwapStep
+	conn  *sql.Conn // runs every frame but data frames when loaders run
+	db    *sql.DB
+	opts  Options
 	// database is where tables and rows load: the target, or the staging
 	// database.
 	database string
@@ -554,4 +564,12 @@ func dropObject(ctx context.Context, conn *sql.Conn, kind, name string) error {
 		err = rerr
 	}
 	return err
+}
+
+// step reports a step of the swap to Options.AtSwapStep.
+func (r *runner) step(name string) {
+	r.steps++
+	if r.opts.AtSwapStep != nil {
+		r.opts.AtSwapStep(r.steps, name)
+	}
 }

@@ -178,8 +178,15 @@ func (st *stage) sweepLeftovers(ctx context.Context, conn *sql.Conn) {
 	if err != nil {
 		return
 	}
+	pending := map[string]bool{} // ids with a journal: recovery's, not the sweep's
 	for _, n := range names {
-		if n == st.newDB {
+		if id, ok := strings.CutSuffix(n, swapSuffix); ok {
+			pending[id] = true
+		}
+	}
+	for _, n := range names {
+		id := n[:strings.LastIndexByte(n, '_')]
+		if n == st.newDB || pending[id] {
 			continue
 		}
 		if !strings.HasSuffix(n, "_new") {
@@ -303,6 +310,9 @@ func (st *stage) swap(ctx context.Context, r *runner, created bool) error {
 	}
 	// From here on a failure rolls back.
 	if err := st.exchange(ctx, r, views); err != nil {
+		// The rollback runs on a connection of its own: the swap's must
+		// give up its table locks first.
+		r.conn.ExecContext(ctx, "UNLOCK TABLES")
 		if rerr := st.rollback(ctx); rerr != nil {
 			st.log.Error("ROLLBACK INCOMPLETE: the target may differ from before the restore", "database", st.target,
 				"replaced_tables_in", st.oldDB, "staged_tables_in", st.newDB, "err", rerr)
@@ -360,6 +370,9 @@ func (st *stage) abandon(ctx context.Context, created bool, err error) error {
 	if cerr == nil && len(st.moved) > 0 {
 		cerr = dropDatabase(ctx, st.db, st.oldDB)
 	}
+	if cerr == nil {
+		cerr = dropDatabase(ctx, st.db, st.swapDB())
+	}
 	if cerr != nil {
 		return fmt.Errorf("%w (and removing the staging databases failed: %v; drop %s and %s by hand)", err, cerr, st.newDB, st.oldDB)
 	}
@@ -393,29 +406,89 @@ func (st *stage) checkReferences(ctx context.Context, conn *sql.Conn) error {
 	return rows.Err()
 }
 
-// exchange runs steps 2 to 4 of the swap.
+// exchange runs steps 2 to 4 of the swap. Nothing in the target changes
+// before the journal is written and every table lock the swap needs is
+// held: LOCK TABLES ... WRITE on the tables it moves out and in waits (up
+// to --lock-wait-timeout) for other sessions, and the triggers are
+// dropped and the tables moved (ALTER TABLE ... RENAME, the one rename
+// allowed under LOCK TABLES) while it holds them, so no other session sees
+// a step in between. Views that stand where a table comes cannot be
+// dropped under LOCK TABLES: they go right after, and a kill there is for
+// the journal to undo.
 func (st *stage) exchange(ctx context.Context, r *runner, views []string) error {
 	conn := r.conn
 	on, err := triggerTables(ctx, conn, st.target)
 	if err != nil {
 		return err
 	}
+	if err := st.writeJournal(ctx, conn); err != nil {
+		return err
+	}
+	r.step("journal written")
+	if err := st.lockTables(ctx, conn, views); err != nil {
+		return err
+	}
+	r.step("tables locked")
 	for name, table := range on {
 		if slices.Contains(st.moved, table) {
 			if _, err := conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, name)); err != nil {
 				return fmt.Errorf("drop trigger %s: %w", name, err)
 			}
+			r.step("trigger dropped")
 		}
 	}
+	// MERGE tables cannot be renamed under LOCK TABLES once their
+	// underlying tables moved: they move, in one RENAME, after the unlock.
+	late, err := st.mergeTables(ctx, conn)
+	if err != nil {
+		return err
+	}
+	st.renamed = true // from here on the rollback looks where each table is
+	move := func(from, to string, tables []string) error {
+		for _, t := range tables {
+			if (slices.Contains(views, t) && to == st.target) || late[from+"\x00"+t] {
+				continue // after the unlock
+			}
+			if _, err := conn.ExecContext(ctx, "ALTER TABLE "+st.in(from, t)+" RENAME TO "+st.in(to, t)); err != nil {
+				return fmt.Errorf("swap the tables in: move %s: %w", t, err)
+			}
+			r.step("table moved")
+		}
+		return nil
+	}
+	if err := move(st.target, st.oldDB, st.moved); err != nil {
+		return err
+	}
+	if err := move(st.newDB, st.target, st.incoming); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		return fmt.Errorf("unlock the swapped tables: %w", err)
+	}
+	r.step("tables unlocked")
 	for _, v := range views {
 		if _, err := conn.ExecContext(ctx, "DROP VIEW "+st.in(st.target, v)); err != nil {
 			return fmt.Errorf("drop view %s: %w", v, err)
 		}
+		r.step("view dropped")
 	}
-	if err := st.rename(ctx, conn, true); err != nil {
-		return fmt.Errorf("swap the tables in: %w", err)
+	var pairs []string
+	for _, t := range st.moved {
+		if late[st.target+"\x00"+t] {
+			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
+		}
 	}
-	st.renamed = true
+	for _, t := range st.incoming {
+		if slices.Contains(views, t) || late[st.newDB+"\x00"+t] {
+			pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
+		}
+	}
+	if len(pairs) > 0 {
+		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+			return fmt.Errorf("swap the tables in: %w", err)
+		}
+		r.step("late tables moved")
+	}
 	if err := st.repointSequences(ctx, conn); err != nil {
 		return err
 	}
@@ -423,6 +496,51 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		if err := r.frame(ctx, conn, &r.held[i]); err != nil {
 			return err
 		}
+		r.step("objects created")
+	}
+	if err := st.markDone(ctx, conn); err != nil {
+		return err
+	}
+	r.step("swap done")
+	return nil
+}
+
+// mergeTables returns the MERGE tables among those the swap moves, keyed
+// by database and name.
+func (st *stage) mergeTables(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA IN (?, ?) AND ENGINE = 'MRG_MyISAM'`, st.target, st.newDB)
+	if err != nil {
+		return nil, fmt.Errorf("list MERGE tables: %w", err)
+	}
+	defer rows.Close()
+	late := map[string]bool{}
+	for rows.Next() {
+		var db, name string
+		if err := rows.Scan(&db, &name); err != nil {
+			return nil, fmt.Errorf("list MERGE tables: %w", err)
+		}
+		late[db+"\x00"+name] = true
+	}
+	return late, rows.Err()
+}
+
+// lockTables takes a WRITE lock on every table the swap moves out of the
+// target or into it (views excepted: they are dropped), waiting for other
+// sessions up to the session's lock_wait_timeout.
+func (st *stage) lockTables(ctx context.Context, conn *sql.Conn, views []string) error {
+	var list []string
+	for _, t := range st.moved {
+		list = append(list, st.in(st.target, t)+" WRITE")
+	}
+	for _, t := range st.incoming {
+		list = append(list, st.in(st.newDB, t)+" WRITE")
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(list, ", ")); err != nil {
+		return fmt.Errorf("lock the tables to swap: %w", err)
 	}
 	return nil
 }
@@ -467,8 +585,9 @@ func (st *stage) finish(ctx context.Context, conn *sql.Conn) {
 	if len(st.moved) > 0 {
 		drop = append(drop, st.oldDB)
 	}
+	drop = append(drop, st.swapDB()) // last: until it goes, a recovery could find the journal
 	for _, name := range drop {
-		if _, err := conn.ExecContext(ctx, "DROP DATABASE "+sqlident.Quote(name)); err != nil {
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(name)); err != nil {
 			st.log.Warn("the restore is complete but a staging database is left: drop it by hand", "database", name, "err", err)
 		}
 	}
@@ -501,21 +620,52 @@ func (st *stage) rollback(ctx context.Context) error {
 	for _, o := range st.before.objects {
 		was[objectKey(o)] = o.SQL
 	}
+	// Where each table is: an incoming table no longer in the staging
+	// database is in the target, a moved one in oldDB is out of it.
+	inNew, err := tableSet(ctx, conn, st.newDB)
+	if err != nil {
+		return err
+	}
+	inOld, err := tableSet(ctx, conn, st.oldDB)
+	if err != nil {
+		return err
+	}
+	var back, out []string // incoming tables to move back out, moved ones to bring back
+	for _, t := range st.incoming {
+		if !inNew[t] {
+			back = append(back, t)
+		}
+	}
+	for _, t := range st.moved {
+		if inOld[t] {
+			out = append(out, t)
+		}
+	}
 	for _, o := range now {
 		sql, ok := was[objectKey(o)]
-		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !st.renamed || !slices.Contains(st.incoming, on[o.Name])) {
+		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !slices.Contains(back, on[o.Name])) {
 			continue
 		}
 		if err := dropObject(ctx, conn, o.Kind, st.in(st.target, o.Name)); err != nil {
 			return fmt.Errorf("drop %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 		}
 	}
-	if st.renamed {
-		if err := st.rename(ctx, conn, false); err != nil {
+	if len(back)+len(out) > 0 {
+		if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlident.Quote(st.newDB)); err != nil {
 			return fmt.Errorf("rename the tables back: %w", err)
 		}
-		st.renamed = false
+		var pairs []string
+		for _, t := range back {
+			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
+		}
+		for _, t := range out {
+			pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
+		}
+		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+			return fmt.Errorf("rename the tables back: %w", err)
+		}
 	}
+	st.renamed = false
 	// Recreate what is missing, in dump order: routines, views, triggers, events.
 	now, err = dump.Objects(ctx, conn, st.target)
 	if err != nil {
@@ -547,29 +697,18 @@ func (st *stage) rollback(ctx context.Context) error {
 	return nil
 }
 
-// rename swaps the tables in (forward) or back, in one RENAME TABLE,
-// which the server runs atomically. Forward, the replaced tables move to
-// oldDB first, so that the incoming ones (and their foreign key names) find
-// the target free; back, the other way round.
-func (st *stage) rename(ctx context.Context, conn *sql.Conn, forward bool) error {
-	var pairs []string
-	out := func(tables []string, from, to string) {
-		for _, t := range tables {
-			pairs = append(pairs, st.in(from, t)+" TO "+st.in(to, t))
-		}
+// tableSet returns the names of the tables and views of database (none
+// when it does not exist).
+func tableSet(ctx context.Context, conn *sql.Conn, database string) (map[string]bool, error) {
+	names, err := queryNames(ctx, conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", database)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s: %w", database, err)
 	}
-	if forward {
-		out(st.moved, st.target, st.oldDB)
-		out(st.incoming, st.newDB, st.target)
-	} else {
-		out(st.incoming, st.target, st.newDB)
-		out(st.moved, st.oldDB, st.target)
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
 	}
-	if len(pairs) == 0 {
-		return nil
-	}
-	_, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", "))
-	return err
+	return set, nil
 }
 
 // triggerTables maps each trigger of database to its table.
