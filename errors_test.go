@@ -71,7 +71,7 @@ func TestBadInput(t *testing.T) {
 			code: exitConnect, want: "127.0.0.1:1", output: filepath.Join(dir, "a.sql.zst")},
 		{name: "missing socket", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "b.sql.zst"), "--no-defaults", "--socket", filepath.Join(dir, "no.sock"), "--user", "root"},
 			code: exitConnect, want: "no.sock", output: filepath.Join(dir, "b.sql.zst")},
-		{name: "wrong password in DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "c.sql.zst"), "--dsn", wrong.FormatDSN()},
+		{name: "wrong password in DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "c.sql.zst")}, env: []string{"LMS_DSN=" + wrong.FormatDSN()},
 			code: exitConnect, want: "access denied", output: filepath.Join(dir, "c.sql.zst")},
 		{name: "wrong password in MYSQL_PWD", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "m.sql"), "--dsn", wrong.User + "@" + wrong.Net + "(" + wrong.Addr + ")/"}, env: []string{"MYSQL_PWD=Wr0ng-S3cret"}, code: exitConnect, want: "access denied", output: filepath.Join(dir, "m.sql")},
 		{name: "unknown database", args: append([]string{"--quiet", "dump", "-D", "no_such_db", "-o", filepath.Join(dir, "d.sql.zst")}, conn...),
@@ -174,6 +174,8 @@ func TestPasswordSources(t *testing.T) {
 		{name: "password file", args: append(sock, "--password-file", pwFile)},
 		{name: "defaults file", args: []string{"--defaults-file", cnf}},
 		{name: "command line", args: append(sock, "--password", "p4ss-src"), warn: true},
+		{name: "DSN in LMS_DSN", env: []string{"LMS_DSN=lms_src:p4ss-src@unix(" + srv.Socket + ")/"}},
+		{name: "DSN on the command line", args: []string{"--dsn", "lms_src:p4ss-src@unix(" + srv.Socket + ")/"}, warn: true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

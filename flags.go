@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/go-sql-driver/mysql"
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/dbconn"
@@ -31,7 +34,7 @@ func connFlags() []cli.Flag {
 // connOptions binds the connection flags; database is the session's
 // default database.
 func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
-	if c.IsSet("password") {
+	if c.IsSet("password") || dsnPasswordOnCommandLine(c.String("dsn")) {
 		e.log.Warn("a password on the command line is visible to other local users; prefer --password-file, MYSQL_PWD or --defaults-file")
 	}
 	return dbconn.Options{
@@ -41,4 +44,14 @@ func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
 		SSLMode: c.String("ssl-mode"), SSLCA: c.String("ssl-ca"), SSLCert: c.String("ssl-cert"), SSLKey: c.String("ssl-key"),
 		Database: database,
 	}
+}
+
+// dsnPasswordOnCommandLine reports whether dsn holds a password and came
+// from --dsn rather than from LMS_DSN, whose value other users cannot read.
+func dsnPasswordOnCommandLine(dsn string) bool {
+	if dsn == "" || dsn == os.Getenv("LMS_DSN") {
+		return false
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	return err == nil && cfg.Passwd != ""
 }
