@@ -50,7 +50,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
 			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
-			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once (default: the number of cores)"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once, 1 to 64 (default: the number of cores)"},
 			&cli.BoolFlag{Name: "in-place", Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
 			identityFlag(),

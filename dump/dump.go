@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"lms-backup/dumpfile"
+	"lms-backup/internal/sqlident"
 )
 
 // ErrUsage marks invalid options.
@@ -114,6 +115,9 @@ type Progress struct {
 func (o Options) Validate() error {
 	if o.Database == "" {
 		return fmt.Errorf("%w: --database is required", ErrUsage)
+	}
+	if err := sqlident.CheckDatabaseName(o.Database); err != nil {
+		return fmt.Errorf("%w: --database %q: %v", ErrUsage, o.Database, err)
 	}
 	switch o.Definer {
 	case "", "keep", "strip":

@@ -28,7 +28,14 @@ var (
 	// ErrStatement means the server rejected a statement of the dump, or
 	// loaded a different number of rows than the dump holds.
 	ErrStatement = errors.New("restore: statement failed")
+	// ErrTargetChanged marks a failed restore that could not leave the
+	// target as it was: an --in-place --force restore, or one whose undo
+	// failed. The error says what the target holds.
+	ErrTargetChanged = errors.New("restore: target database changed")
 )
+
+// erWrongDBName is the server's error for a database name it refuses.
+const erWrongDBName = 1102
 
 // Options configure a restore. Zero values mean defaults.
 type Options struct {
@@ -68,6 +75,9 @@ type Progress struct {
 func (o Options) Validate() error {
 	if o.Database == "" {
 		return fmt.Errorf("%w: --database (the target) is required", ErrUsage)
+	}
+	if err := sqlident.CheckDatabaseName(o.Database); err != nil {
+		return fmt.Errorf("%w: --database %q: %v", ErrUsage, o.Database, err)
 	}
 	if o.Threads < 0 || o.Threads > 64 {
 		return fmt.Errorf("%w: --threads %d: use 1 to 64", ErrUsage, o.Threads)
@@ -152,7 +162,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 // it leaves the target as the failure found it.
 func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *dumpfile.Reader, created bool, log *slog.Logger) (err error) {
 	defer func() {
-		if err == nil || r.opts.Force {
+		if err == nil {
+			return
+		}
+		if r.opts.Force {
+			err = fmt.Errorf("%w (%w: --in-place --force leaves it half-restored; restore again)", err, ErrTargetChanged)
 			return
 		}
 		// The target was empty (or new): put it back that way.
@@ -165,7 +179,7 @@ func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *du
 		r.conn.ExecContext(cctx, "ROLLBACK")
 		if cerr := cleanTarget(cctx, db, r.opts.Database, created); cerr != nil {
 			log.Error("could not remove the partial restore", "database", r.opts.Database, "err", cerr)
-			err = fmt.Errorf("%w (and removing the partial restore failed: %v)", err, cerr)
+			err = fmt.Errorf("%w (%w: removing the partial restore failed: %v)", err, ErrTargetChanged, cerr)
 			return
 		}
 		log.Info("partial restore removed; the target is as it was", "database", r.opts.Database)
@@ -189,6 +203,10 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 			return false, fmt.Errorf("%w: database %q does not exist (create it, or pass --create-database)", ErrUsage, opts.Database)
 		}
 		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+id); err != nil {
+			var me *mysql.MySQLError
+			if errors.As(err, &me) && me.Number == erWrongDBName {
+				return false, fmt.Errorf("%w: create database %q: %s (choose another --database)", ErrUsage, opts.Database, me.Message)
+			}
 			return false, fmt.Errorf("create database %s: %w", opts.Database, err)
 		}
 		created = true
