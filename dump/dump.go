@@ -270,6 +270,11 @@ func (d *dumper) header(ctx context.Context, s *session) (dumpfile.Header, error
 		return h, err
 	}
 	readBinlog(ctx, s.meta, &h)
+	err = s.meta.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+		d.opts.Database).Scan(&h.Charset, &h.Collation)
+	if err != nil {
+		return h, fmt.Errorf("read the default charset of database %s: %w", d.opts.Database, err)
+	}
 	if d.opts.MaxStatement > int(d.maxPacket)-1024 {
 		d.opts.MaxStatement = max(int(d.maxPacket)-1024, minStatement)
 	}

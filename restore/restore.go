@@ -41,8 +41,13 @@ const erWrongDBName = 1102
 type Options struct {
 	// Database is the target database (required).
 	Database string
-	// CreateDatabase creates the target when it does not exist.
+	// CreateDatabase creates the target when it does not exist, with the
+	// default charset and collation the dump's header records for the
+	// source database (the server's defaults for a dump without them).
 	CreateDatabase bool
+	// Charset and Collation, when either is set, replace the header's as
+	// the defaults of a database CreateDatabase creates.
+	Charset, Collation string
 	// Force restores into a database that already holds tables, routines or
 	// events; the dump's DROP ... IF EXISTS statements replace objects of the
 	// same name. Without it such a target is refused, and a failed restore
@@ -84,6 +89,9 @@ func (o Options) Validate() error {
 	}
 	if o.LockWait < 0 {
 		return fmt.Errorf("%w: --lock-wait-timeout must not be negative", ErrUsage)
+	}
+	if (o.Charset != "" || o.Collation != "") && !o.CreateDatabase {
+		return fmt.Errorf("%w: --create-database-charset and --create-database-collation need --create-database", ErrUsage)
 	}
 	return nil
 }
@@ -139,11 +147,19 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 	defer conn.Close()
 	defer release()
 
-	created, err := prepareTarget(ctx, conn, opts)
+	// The header frame comes first: it says how to create the target.
+	first, err := rd.Next()
+	if err == io.EOF {
+		err = fmt.Errorf("%w: no header frame", dumpfile.ErrCorrupt)
+	}
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{conn: conn, db: db, opts: opts, database: opts.Database, log: log, res: &Result{}, loaded: map[string]int64{}}
+	created, err := prepareTarget(ctx, conn, opts, rd.Header())
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{conn: conn, db: db, opts: opts, database: opts.Database, log: log, res: &Result{}, loaded: map[string]int64{}, first: first}
 	if opts.InPlace {
 		err = r.inPlace(ctx, db, release, rd, created, log)
 	} else {
@@ -191,8 +207,9 @@ func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *du
 }
 
 // prepareTarget creates or checks the target database and selects it. It
-// reports whether it created the database.
-func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created bool, err error) {
+// reports whether it created the database, which it does with the defaults
+// opts or else the dump's header h names.
+func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options, h *dumpfile.Header) (created bool, err error) {
 	var n int
 	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", opts.Database).Scan(&n); err != nil {
 		return false, fmt.Errorf("look up database %s: %w", opts.Database, err)
@@ -202,7 +219,7 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 		if !opts.CreateDatabase {
 			return false, fmt.Errorf("%w: database %q does not exist (create it, or pass --create-database)", ErrUsage, opts.Database)
 		}
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+id); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+id+createDefaults(opts, h)); err != nil {
 			var me *mysql.MySQLError
 			if errors.As(err, &me) && me.Number == erWrongDBName {
 				return false, fmt.Errorf("%w: create database %q: %s (choose another --database)", ErrUsage, opts.Database, me.Message)
@@ -225,6 +242,24 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 		}
 	}
 	return created, nil
+}
+
+// createDefaults returns the CHARACTER SET and COLLATE clauses of the
+// target's CREATE DATABASE: opts's when either is set, else the header's.
+// The names come from the file, so they are quoted as identifiers.
+func createDefaults(opts Options, h *dumpfile.Header) string {
+	charset, collation := opts.Charset, opts.Collation
+	if charset == "" && collation == "" && h != nil {
+		charset, collation = h.Charset, h.Collation
+	}
+	var clauses string
+	if charset != "" {
+		clauses += " CHARACTER SET " + sqlident.Quote(charset)
+	}
+	if collation != "" {
+		clauses += " COLLATE " + sqlident.Quote(collation)
+	}
+	return clauses
 }
 
 // useDatabase makes name conn's default database and turns autocommit off:
@@ -295,6 +330,9 @@ type runner struct {
 	// database.
 	database string
 	log      *slog.Logger
+	// first is the header frame Run read before preparing the target; exec
+	// runs it before reading on.
+	first *dumpfile.Frame
 	// hold, when set, keeps frames of the kinds it names instead of running
 	// them; held collects them in order (their Data copied).
 	hold map[dumpfile.Kind]bool
@@ -321,7 +359,12 @@ func (r *runner) exec(ctx context.Context, rd *dumpfile.Reader) (err error) {
 		}
 	}()
 	for {
-		f, err := rd.Next()
+		f, err := r.first, error(nil)
+		if f != nil {
+			r.first = nil
+		} else {
+			f, err = rd.Next()
+		}
 		if err == io.EOF {
 			return r.finishLoad(ctx)
 		}
