@@ -291,7 +291,8 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	frame(string(dumpfile.AppendHeaderLine(nil, dumpfile.Header{Database: "x"}))+"SET NAMES utf8mb4;\n", dumpfile.FrameInfo{Kind: dumpfile.KindHeader})
+	// The header sets the sql_mode every frame must end under.
+	frame(string(dumpfile.AppendHeaderLine(nil, dumpfile.Header{Database: "x"}))+"SET NAMES utf8mb4;\nSET SQL_MODE='NO_AUTO_VALUE_ON_ZERO';\n", dumpfile.FrameInfo{Kind: dumpfile.KindHeader})
 	frame("CREATE TABLE `ok` (a INT);\n", dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: "ok"})
 	frame("INSERT INTO `ok` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "ok", Part: 1, Rows: 1})
 	frame("INSERT INTO `missing` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "missing", Part: 1, Rows: 1})
