@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,8 +60,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
 			&cli.BoolFlag{Name: "no-history", Usage: "dump only the current rows of system-versioned tables (by default every row version is dumped and restored)"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
-			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT (never above the server's max_allowed_packet)"},
-			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 reads on one connection"},
+			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT, 4KiB to 1GiB (never above the server's max_allowed_packet)"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 to 64, 1 reads on one connection"},
 			&cli.IntFlag{Name: "chunk-rows", Hidden: true, Usage: "rows per key-range chunk of a big table with --threads above 1 (default 100000)"},
 		}, append(append(encryptFlags(), connFlags()...), memFlags()...)...),
 		Action: env.runDump,
@@ -73,9 +74,6 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	}
 	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), NoHistory: c.Bool("no-history"), Tool: "lms-backup " + version,
 		LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads"), ChunkRows: c.Int("chunk-rows")}
-	if opts.Threads < 1 {
-		return usagef("--threads %d: use 1 or more (1 dumps on one connection; the default is the number of CPUs, %d)", opts.Threads, runtime.NumCPU())
-	}
 	if opts.LockWait < time.Second {
 		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
 	}
@@ -137,8 +135,11 @@ func (e *appEnv) runDump(c *cli.Context) error {
 
 	if folder != "" {
 		lock, err := rotate.Acquire(folder, opts.Database)
-		if err != nil {
+		if errors.Is(err, rotate.ErrBusy) {
 			return err
+		}
+		if err != nil {
+			return outputError{fmt.Errorf("%w (check that the folder is writable)", err)}
 		}
 		defer lock.Close()
 		swept, err := rotate.Sweep(folder, opts.Database)

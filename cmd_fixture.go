@@ -46,9 +46,6 @@ func (e *appEnv) runFixture(c *cli.Context) error {
 		return usagef("fixture takes no arguments (got %q): use --database DB [--scale N]", c.Args().First())
 	}
 	opts := fixture.Options{Database: c.String("database"), Scale: c.Int("scale"), Force: c.Bool("force")}
-	if c.IsSet("scale") && opts.Scale == 0 {
-		return usagef("--scale 0: use 1 to %d", fixture.MaxScale)
-	}
 	if err := opts.Validate(); err != nil {
 		return err
 	}

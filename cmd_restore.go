@@ -50,9 +50,11 @@ EXAMPLES:
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
-			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist"},
+			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist, with the dumped database's default charset and collation"},
+			&cli.StringFlag{Name: "create-database-charset", Usage: "with --create-database: the new database's default charset instead of the dumped one's"},
+			&cli.StringFlag{Name: "create-database-collation", Usage: "with --create-database: the new database's default collation instead of the dumped one's"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
-			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once (default: the number of cores)"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once, 1 to 64 (default: the number of cores)"},
 			&cli.BoolFlag{Name: "in-place", Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
 			&cli.BoolFlag{Name: "recover", Usage: "only finish a swap into TARGET that a killed restore left half-done (every restore does this first), say which state TARGET is in, and exit"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
@@ -64,6 +66,7 @@ EXAMPLES:
 
 func (e *appEnv) runRestore(c *cli.Context) error {
 	opts := restore.Options{Database: c.String("database"), CreateDatabase: c.Bool("create-database"), Force: c.Bool("force"),
+		Charset: c.String("create-database-charset"), Collation: c.String("create-database-collation"),
 		InPlace: c.Bool("in-place"), LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads")}
 	if opts.LockWait < time.Second {
 		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")

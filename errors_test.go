@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
 	"lms-backup/internal/testdb"
+	"lms-backup/restore"
 )
 
 // smallDump creates a small database, dumps it and returns the database
@@ -54,8 +59,16 @@ func TestBadInput(t *testing.T) {
 	notDump := filepath.Join(dir, "notes.sql")
 	os.WriteFile(notDump, []byte("SELECT 1;\n"), 0o600)
 	noFolder := filepath.Join(dir, "missing", "out.sql.zst")
+	// The tests run as root, whom file modes do not stop: sysfs refuses to
+	// create a file even for root, so /sys/ is a folder nobody can write.
+	readOnly := "/sys/"
+	noSchema := dumpWithoutSchema(t, good, dir)
 
 	conn := connArgs(srv)
+	restoreInto := func(target string, extra ...string) []string {
+		return append(append(append([]string{"--quiet", "restore", "-D", target}, extra...), conn...), good)
+	}
+	long := strings.Repeat("n", 65)
 	dumpTo := func(out string, extra ...string) []string {
 		return append(append([]string{"--quiet", "dump", "-D", db, "-o", out}, extra...), conn...)
 	}
@@ -71,7 +84,7 @@ func TestBadInput(t *testing.T) {
 			code: exitConnect, want: "127.0.0.1:1", output: filepath.Join(dir, "a.sql.zst")},
 		{name: "missing socket", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "b.sql.zst"), "--no-defaults", "--socket", filepath.Join(dir, "no.sock"), "--user", "root"},
 			code: exitConnect, want: "no.sock", output: filepath.Join(dir, "b.sql.zst")},
-		{name: "wrong password in DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "c.sql.zst"), "--dsn", wrong.FormatDSN()},
+		{name: "wrong password in DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "c.sql.zst")}, env: []string{"LMS_DSN=" + wrong.FormatDSN()},
 			code: exitConnect, want: "access denied", output: filepath.Join(dir, "c.sql.zst")},
 		{name: "wrong password in MYSQL_PWD", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "m.sql"), "--dsn", wrong.User + "@" + wrong.Net + "(" + wrong.Addr + ")/"}, env: []string{"MYSQL_PWD=Wr0ng-S3cret"}, code: exitConnect, want: "access denied", output: filepath.Join(dir, "m.sql")},
 		{name: "unknown database", args: append([]string{"--quiet", "dump", "-D", "no_such_db", "-o", filepath.Join(dir, "d.sql.zst")}, conn...),
@@ -86,7 +99,19 @@ func TestBadInput(t *testing.T) {
 		{name: "compression against extension", args: dumpTo(filepath.Join(dir, "g.sql.gz"), "--compress", "zstd"), code: exitUsage, want: "extension"},
 		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: exitUsage, want: "12XB"},
 		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: exitUsage, want: "keep or strip"},
-		{name: "no threads", args: dumpTo(filepath.Join(dir, "o.sql"), "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 or more"},
+		{name: "output folder (DIR/) read-only", args: dumpTo(readOnly), code: exitOutput, want: "writable"},
+		{name: "output file in a read-only folder", args: dumpTo(filepath.Join(readOnly, "x.sql.zst")), code: exitOutput, want: "writable"},
+		{name: "dump a database name the server refuses", args: append([]string{"--quiet", "dump", "-D", long, "-o", filepath.Join(dir, "q.sql")}, conn...), code: exitUsage, want: "at most 64"},
+		{name: "restore into a name too long", args: restoreInto(long, "--create-database"), code: exitUsage, want: "at most 64"},
+		{name: "restore into a name with a trailing space", args: restoreInto("trailing ", "--create-database"), code: exitUsage, want: "ends with a space"},
+		{name: "verify a dump missing a table definition", args: []string{"verify", noSchema}, code: exitBadDump, want: "damaged"},
+		{name: "restore a dump missing a table definition", args: append(append([]string{"--quiet", "restore", "--create-database", "-D", "noschema_target"}, conn...), noSchema), code: exitBadDump, want: "damaged"},
+		{name: "no threads", args: dumpTo(filepath.Join(dir, "o.sql"), "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 to 64"},
+		{name: "restore with no threads", args: restoreInto(db, "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 to 64"},
+		{name: "dump with no memory", args: dumpTo(filepath.Join(dir, "r.sql"), "--mem-limit", "0"), code: exitUsage, want: "--mem-limit 0: use 4.0 MiB or more"},
+		{name: "restore with no memory", args: restoreInto(db, "--mem-limit", "0"), code: exitUsage, want: "--mem-limit 0: use 4.0 MiB or more"},
+		{name: "dump with no statement size", args: dumpTo(filepath.Join(dir, "s.sql"), "--max-statement-size", "0"), code: exitUsage, want: "--max-statement-size 0: use 4.0 KiB to 1.0 GiB"},
+		{name: "restore with a dump-only option", args: restoreInto(db, "--max-statement-size", "0"), code: exitUsage, want: "max-statement-size"},
 		{name: "too many threads", args: dumpTo(filepath.Join(dir, "p.sql"), "--threads", "65"), code: exitUsage, want: "--threads 65: use 1 to 64"},
 		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: exitUsage, want: "xml"},
 		{name: "malformed DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "n.sql"), "--dsn", "root:Wr0ng-S3cret@tcp(127.0.0.1"}, code: exitUsage, want: "--dsn"},
@@ -136,6 +161,58 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// dumpWithoutSchema copies the dump good into dir without its table
+// definitions: every other frame is as the dump wrote it, and the trailer
+// is rewritten to count and index what is left. It returns the copy's path.
+func dumpWithoutSchema(t *testing.T, good, dir string) string {
+	t.Helper()
+	in, err := os.Open(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rd, err := dumpfile.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var buf bytes.Buffer
+	w, err := dumpfile.NewWriter(&buf, dumpfile.Gzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Info.Kind == dumpfile.KindSchema {
+			continue
+		}
+		data := append([]byte(nil), f.Data...)
+		if f.Info.Kind == dumpfile.KindTrailer {
+			// The trailer line is the frame's last line.
+			data = data[:bytes.LastIndexByte(data[:len(data)-1], '\n')+1]
+			tr := *rd.Trailer()
+			data = w.AppendTrailer(data, &tr)
+		}
+		if err := w.WriteFrame(&data, f.Info); err != nil {
+			t.Fatal(err)
+		}
+		if f.Info.Kind == dumpfile.KindTrailer {
+			break
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "noschema.sql.gz")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func assertNoTemp(t *testing.T, dir string) {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
@@ -174,6 +251,8 @@ func TestPasswordSources(t *testing.T) {
 		{name: "password file", args: append(sock, "--password-file", pwFile)},
 		{name: "defaults file", args: []string{"--defaults-file", cnf}},
 		{name: "command line", args: append(sock, "--password", "p4ss-src"), warn: true},
+		{name: "DSN in LMS_DSN", env: []string{"LMS_DSN=lms_src:p4ss-src@unix(" + srv.Socket + ")/"}},
+		{name: "DSN on the command line", args: []string{"--dsn", "lms_src:p4ss-src@unix(" + srv.Socket + ")/"}, warn: true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +291,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The header sets the sql_mode every frame must end under.
 	frame(string(dumpfile.AppendHeaderLine(nil, dumpfile.Header{Database: "x"}))+"SET NAMES utf8mb4;\nSET SQL_MODE='NO_AUTO_VALUE_ON_ZERO';\n", dumpfile.FrameInfo{Kind: dumpfile.KindHeader})
 	frame("CREATE TABLE `ok` (a INT);\n", dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: "ok"})
 	frame("INSERT INTO `ok` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "ok", Part: 1, Rows: 1})
@@ -426,4 +506,33 @@ func lockTable(t *testing.T, srv *testdb.Server, db, table string) (unlock func(
 	unlock = sync.OnceFunc(func() { conn.Exec("UNLOCK TABLES") })
 	t.Cleanup(unlock)
 	return unlock
+}
+
+// TestCutShortWording checks the note that ends the error line of a run cut
+// short by a signal or a lost connection: each command says what it left.
+func TestCutShortWording(t *testing.T) {
+	lost := fmt.Errorf("restore x into y: %w", dbconn.Lost(io.ErrUnexpectedEOF))
+	changed := fmt.Errorf("restore x into y: %w", fmt.Errorf("%w (%w: ...)", context.Canceled, restore.ErrTargetChanged))
+	tests := []struct {
+		name, command string
+		err           error
+		want, not     string
+	}{
+		{"dump interrupted", "dump", context.Canceled, "(nothing was written under the final name)", "target"},
+		{"dump lost", "dump", lost, "(nothing was written under the final name)", "target"},
+		{"restore interrupted", "restore", context.Canceled, "(the target database is as it was)", "final name"},
+		{"restore lost", "restore", lost, "(the target database is as it was)", "final name"},
+		{"restore in place with force", "restore", changed, "interrupted:", "as it was"},
+		{"verify interrupted", "verify", context.Canceled, "interrupted:", "final name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			env := &appEnv{stderr: &stderr, command: tt.command}
+			env.reportError(tt.err, exitCode(tt.err, false))
+			if got := stderr.String(); !strings.Contains(got, tt.want) || strings.Contains(got, tt.not) {
+				t.Errorf("got %q, want %q and not %q", got, tt.want, tt.not)
+			}
+		})
+	}
 }

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"math"
+	"os"
+
+	"github.com/go-sql-driver/mysql"
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/dbconn"
+	"lms-backup/dump"
+	"lms-backup/fixture"
+	"lms-backup/memcap"
 )
 
 const connCategory = "Connection (like the mysql client)"
@@ -31,7 +38,7 @@ func connFlags() []cli.Flag {
 // connOptions binds the connection flags; database is the session's
 // default database.
 func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
-	if c.IsSet("password") {
+	if c.IsSet("password") || dsnPasswordOnCommandLine(c.String("dsn")) {
 		e.log.Warn("a password on the command line is visible to other local users; prefer --password-file, MYSQL_PWD or --defaults-file")
 	}
 	return dbconn.Options{
@@ -41,4 +48,61 @@ func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
 		SSLMode: c.String("ssl-mode"), SSLCA: c.String("ssl-ca"), SSLCert: c.String("ssl-cert"), SSLKey: c.String("ssl-key"),
 		Database: database,
 	}
+}
+
+// dsnPasswordOnCommandLine reports whether dsn holds a password and came
+// from --dsn rather than from LMS_DSN, whose value other users cannot read.
+func dsnPasswordOnCommandLine(dsn string) bool {
+	if dsn == "" || dsn == os.Getenv("LMS_DSN") {
+		return false
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	return err == nil && cfg.Passwd != ""
+}
+
+// flagRange is the range of a numeric option. checkRanges applies every
+// range to every command that has the option: a value outside it, 0
+// included, is refused with exit 2. Leaving the option out gives its
+// default; no value given on the command line stands for it.
+type flagRange struct {
+	name     string
+	min, max int64
+	size     bool // a size such as 64MiB rather than a count
+}
+
+var flagRanges = []flagRange{
+	{name: "threads", min: 1, max: dump.MaxThreads},
+	{name: "scale", min: 1, max: fixture.MaxScale},
+	{name: "mem-limit", min: 4 << 20, max: math.MaxInt64, size: true},
+	{name: "max-heap", min: 1 << 20, max: math.MaxInt64, size: true},
+	{name: "max-statement-size", min: 4 << 10, max: 1 << 30, size: true},
+}
+
+// checkRanges checks the numeric options the user set (on the command line
+// or in the environment) against flagRanges, before any I/O.
+func checkRanges(c *cli.Context) error {
+	for _, r := range flagRanges {
+		if !c.IsSet(r.name) {
+			continue
+		}
+		if !r.size {
+			if n := int64(c.Int(r.name)); n < r.min || n > r.max {
+				return usagef("--%s %d: use %d to %d (leave the option out for the default)", r.name, n, r.min, r.max)
+			}
+			continue
+		}
+		s := c.String(r.name)
+		n, err := memcap.ParseSize(s)
+		if err != nil {
+			return usagef("--%s: %v", r.name, err)
+		}
+		if n < r.min || n > r.max {
+			limit := "or more"
+			if r.max != math.MaxInt64 {
+				limit = "to " + formatBytes(r.max)
+			}
+			return usagef("--%s %s: use %s %s (leave the option out for the default)", r.name, s, formatBytes(r.min), limit)
+		}
+	}
+	return nil
 }

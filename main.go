@@ -48,7 +48,8 @@ const (
 const exitCodesHelp = `EXIT CODES:
    0    success
    1    unexpected error
-   2    usage: bad flag, argument or value
+   2    usage: bad flag, argument or value (a numeric option out of its range, 0 included;
+        a database name the server refuses)
    3    connection: server unreachable, access denied, unknown database, connection lost mid-run
    4    bad dump file: not a dump, damaged, truncated, or not decryptable with --identity
    5    output: the output file could not be written (folder, permissions, disk full)
@@ -56,7 +57,8 @@ const exitCodesHelp = `EXIT CODES:
    7    memory: the work completed, but the peak heap exceeded --max-heap
    8    busy: another dump of the database into the same folder is running, or a table
         stayed locked by another session past --lock-wait-timeout
-   130  interrupted by SIGINT or SIGTERM (nothing left under the final name)`
+   130  interrupted by SIGINT or SIGTERM (dump: nothing left under the final name;
+        restore: the target database as it was, except with --in-place --force)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -81,7 +83,8 @@ type appEnv struct {
 	log            *slog.Logger
 	jsonLogs       bool
 	quiet          bool
-	notFound       error // an unknown command, which the CLI library does not return
+	notFound       error  // an unknown command, which the CLI library does not return
+	command        string // the command that runs, once its flags are parsed
 }
 
 // usageError marks a command line the user has to correct.
@@ -107,13 +110,15 @@ func exitCode(err error, interrupted bool) int {
 		return exitOK
 	case interrupted || errors.Is(err, context.Canceled):
 		return exitInterrupted
+	// A damaged dump is the cause of whatever failed after it was read
+	// (a statement, a lost session), so it is checked first.
+	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errDecrypt):
+		return exitBadDump
 	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage),
 		errors.Is(err, fixture.ErrUsage), errors.Is(err, report.ErrUsage), errors.Is(err, report.ErrTemplate):
 		return exitUsage
 	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase), errors.Is(err, dbconn.ErrLost):
 		return exitConnect
-	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errDecrypt):
-		return exitBadDump
 	case errors.As(err, &output):
 		return exitOutput
 	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty), errors.Is(err, fixture.ErrExists):
@@ -126,17 +131,40 @@ func exitCode(err error, interrupted bool) int {
 	return exitError
 }
 
-// reportError prints the one line that says what went wrong.
+// reportError prints the one line that says what went wrong and, for a
+// run cut short by a signal or a lost connection, what it left behind.
 func (e *appEnv) reportError(err error, code int) {
 	msg := err.Error()
 	if code == exitInterrupted {
-		msg = "interrupted: " + msg + " (nothing was written under the final name)"
+		msg = "interrupted: " + msg
+	}
+	if code == exitInterrupted || errors.Is(err, dbconn.ErrLost) {
+		if left := leftBehind(e.command, err); left != "" {
+			msg += " (" + left + ")"
+		}
 	}
 	if e.jsonLogs && e.log != nil {
 		e.log.Error(msg, "exit_code", code)
 		return
 	}
 	fmt.Fprintf(e.stderr, "lms-backup: %s\n", msg)
+}
+
+// leftBehind says what a run of command that was cut short left behind;
+// "" when there is nothing to say or err says it already.
+func leftBehind(command string, err error) string {
+	switch command {
+	case "dump":
+		return "nothing was written under the final name"
+	case "report":
+		return "nothing was written under the final names"
+	case "restore":
+		if errors.Is(err, restore.ErrTargetChanged) {
+			return ""
+		}
+		return "the target database is as it was"
+	}
+	return ""
 }
 
 func newApp(env *appEnv) *cli.App {
@@ -178,6 +206,10 @@ EXAMPLES:
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsage
+		cmd.Before = func(c *cli.Context) error {
+			env.command = c.Command.Name
+			return checkRanges(c)
+		}
 	}
 	return app
 }

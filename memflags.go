@@ -30,9 +30,9 @@ var errHeapExceeded = errors.New("peak heap exceeded --max-heap")
 func memFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "mem-limit", Category: memCategory, EnvVars: []string{"LMS_MEM_LIMIT"},
-			Usage: "memory budget, e.g. 64MiB: sets the Go memory limit; batches shrink above 70% of it (default: GOMEMLIMIT, else 256MiB; never above 80% of the machine's or cgroup's memory)"},
+			Usage: "memory budget, 4MiB or more, e.g. 64MiB: sets the Go memory limit; batches shrink above 70% of it (default: GOMEMLIMIT, else 256MiB; never above 80% of the machine's or cgroup's memory)"},
 		&cli.StringFlag{Name: "max-heap", Category: memCategory,
-			Usage: "finish the work, but exit 7 if the peak heap went above SIZE (for CI memory-regression checks)"},
+			Usage: "finish the work, but exit 7 if the peak heap went above SIZE (1MiB or more) (for CI memory-regression checks)"},
 		&cli.StringFlag{Name: "stats-json", Category: memCategory, Usage: "write the run's memory summary as JSON to `FILE` (peak_heap_bytes, peak_rss_bytes, throttle_events, ...)"},
 		&cli.StringFlag{Name: "heap-profile-dir", Category: memCategory,
 			Usage: "where heap profiles go when the heap nears the budget or on SIGUSR2 (default: the output folder for dump and report, else the temp folder)"},
@@ -102,7 +102,10 @@ func (m *memRun) serveDebug(addr string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	// The command line may hold a --password or a password inside --dsn.
+	mux.HandleFunc("/debug/pprof/cmdline", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not served: the command line may hold a password", http.StatusNotFound)
+	})
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

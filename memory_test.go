@@ -191,10 +191,17 @@ func TestTightMemLimit(t *testing.T) {
 
 // TestDebugAddrAndSIGUSR2 holds a dump on a table lock and inspects it
 // while it runs: /debug/memstatus answers with the summary so far, pprof
-// serves a heap profile, and SIGUSR2 writes one into --heap-profile-dir.
+// serves a heap profile, SIGUSR2 writes one into --heap-profile-dir, and
+// the password inside --dsn is served nowhere.
 func TestDebugAddrAndSIGUSR2(t *testing.T) {
 	srv := testdb.Get(t)
 	db, _ := smallDump(t, srv)
+	const secret = "dbg-S3cret-pw"
+	srv.Exec(t, "", "CREATE USER IF NOT EXISTS 'lms_dbg'@'localhost' IDENTIFIED BY '"+secret+"'",
+		"CREATE USER IF NOT EXISTS 'lms_dbg'@'127.0.0.1' IDENTIFIED BY '"+secret+"'",
+		"GRANT ALL ON *.* TO 'lms_dbg'@'localhost'", "GRANT ALL ON *.* TO 'lms_dbg'@'127.0.0.1'")
+	withPw := srv.Config.Clone()
+	withPw.User, withPw.Passwd = "lms_dbg", secret
 	dir := t.TempDir()
 	locker := srv.Open(t, db)
 	locker.SetMaxOpenConns(1)
@@ -211,8 +218,8 @@ func TestDebugAddrAndSIGUSR2(t *testing.T) {
 	defer unlock()
 
 	out := filepath.Join(dir, "held.sql.zst")
-	cmd := exec.Command(bin, append([]string{"--log-format", "json", "dump", "-D", db, "-o", out,
-		"--debug-addr", "127.0.0.1:0", "--heap-profile-dir", dir}, connArgs(srv)...)...)
+	cmd := exec.Command(bin, "--log-format", "json", "dump", "-D", db, "-o", out,
+		"--debug-addr", "127.0.0.1:0", "--heap-profile-dir", dir, "--dsn", withPw.FormatDSN())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +255,17 @@ func TestDebugAddrAndSIGUSR2(t *testing.T) {
 	}
 	if heap := httpGet(t, base+"/debug/pprof/heap"); len(heap) < 2 || heap[0] != 0x1f || heap[1] != 0x8b {
 		t.Fatal("/debug/pprof/heap is not a gzipped profile")
+	}
+	for _, page := range []string{"/debug/pprof/cmdline", "/debug/pprof/", "/debug/memstatus"} {
+		resp, err := http.Get(base + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(body, []byte(secret)) {
+			t.Errorf("%s shows the password inside --dsn: %s", page, body)
+		}
 	}
 	cmd.Process.Signal(syscall.SIGUSR2)
 	deadline := time.Now().Add(20 * time.Second)

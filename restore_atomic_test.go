@@ -215,6 +215,9 @@ func TestInterruptedRestore(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	interrupt(t, cmd, syscall.SIGTERM, &stderr)
+	if msg := stderr.String(); !strings.Contains(msg, "(the target database is as it was)") || strings.Contains(msg, "final name") {
+		t.Errorf("the error line does not say the target is as it was: %s", msg)
+	}
 	compareDatabases(t, srv, twin, target)
 	assertNoStaging(t, srv)
 	assertServerIdle(t, srv)

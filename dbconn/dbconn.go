@@ -83,7 +83,7 @@ func Lost(err error) error {
 		return err
 	}
 	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &dbError{msg: err.Error() + ": lost the connection to the server (was it restarted or killed? see its error log; nothing was written under the final name)",
+		return &dbError{msg: err.Error() + ": lost the connection to the server (was it restarted or killed? see its error log)",
 			errs: []error{ErrLost, err}}
 	}
 	return err

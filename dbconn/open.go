@@ -53,6 +53,7 @@ var serverErrors = map[uint16]struct {
 	1044: {ErrAuth, "grant the user access to the database, or check --database"},
 	1045: {ErrAuth, "check the user and password: --password-file, MYSQL_PWD or --defaults-file"},
 	1049: {ErrNoDatabase, "check --database"},
+	1102: {ErrUsage, "the server refuses this database name: check --database"},
 	1129: {ErrAuth, "the server blocked this client host after connection errors: run FLUSH HOSTS or mariadb-admin flush-hosts on the server"},
 	1130: {ErrAuth, "the server has no account for this user from this client host: check the account's host part, or --host"},
 	1203: {ErrConnect, "the user has too many connections: retry later or raise max_user_connections"},

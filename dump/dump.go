@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"lms-backup/dumpfile"
+	"lms-backup/internal/sqlident"
 )
 
 // ErrUsage marks invalid options.
@@ -115,6 +116,9 @@ type Progress struct {
 func (o Options) Validate() error {
 	if o.Database == "" {
 		return fmt.Errorf("%w: --database is required", ErrUsage)
+	}
+	if err := sqlident.CheckDatabaseName(o.Database); err != nil {
+		return fmt.Errorf("%w: --database %q: %v", ErrUsage, o.Database, err)
 	}
 	switch o.Definer {
 	case "", "keep", "strip":
@@ -267,6 +271,11 @@ func (d *dumper) header(ctx context.Context, s *session) (dumpfile.Header, error
 		return h, err
 	}
 	readBinlog(ctx, s.meta, &h)
+	err = s.meta.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+		d.opts.Database).Scan(&h.Charset, &h.Collation)
+	if err != nil {
+		return h, fmt.Errorf("read the default charset of database %s: %w", d.opts.Database, err)
+	}
 	if d.opts.MaxStatement > int(d.maxPacket)-1024 {
 		d.opts.MaxStatement = max(int(d.maxPacket)-1024, minStatement)
 	}

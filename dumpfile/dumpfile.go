@@ -97,6 +97,11 @@ type Header struct {
 	BinlogPos  int64  `json:"binlog_pos,omitempty"`
 	// GTID is the server's GTID position of the snapshot, when known.
 	GTID string `json:"gtid,omitempty"`
+	// Charset and Collation are the source database's defaults
+	// (information_schema.SCHEMATA); empty in dumps written before they
+	// were recorded. A restore that creates its target uses them.
+	Charset   string `json:"charset,omitempty"`
+	Collation string `json:"collation,omitempty"`
 }
 
 // TableSummary is what the trailer says about one table.

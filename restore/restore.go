@@ -28,14 +28,26 @@ var (
 	// ErrStatement means the server rejected a statement of the dump, or
 	// loaded a different number of rows than the dump holds.
 	ErrStatement = errors.New("restore: statement failed")
+	// ErrTargetChanged marks a failed restore that could not leave the
+	// target as it was: an --in-place --force restore, or one whose undo
+	// failed. The error says what the target holds.
+	ErrTargetChanged = errors.New("restore: target database changed")
 )
+
+// erWrongDBName is the server's error for a database name it refuses.
+const erWrongDBName = 1102
 
 // Options configure a restore. Zero values mean defaults.
 type Options struct {
 	// Database is the target database (required).
 	Database string
-	// CreateDatabase creates the target when it does not exist.
+	// CreateDatabase creates the target when it does not exist, with the
+	// default charset and collation the dump's header records for the
+	// source database (the server's defaults for a dump without them).
 	CreateDatabase bool
+	// Charset and Collation, when either is set, replace the header's as
+	// the defaults of a database CreateDatabase creates.
+	Charset, Collation string
 	// Force restores into a database that already holds tables, routines or
 	// events; the dump's DROP ... IF EXISTS statements replace objects of the
 	// same name. Without it such a target is refused, and a failed restore
@@ -73,11 +85,17 @@ func (o Options) Validate() error {
 	if o.Database == "" {
 		return fmt.Errorf("%w: --database (the target) is required", ErrUsage)
 	}
+	if err := sqlident.CheckDatabaseName(o.Database); err != nil {
+		return fmt.Errorf("%w: --database %q: %v", ErrUsage, o.Database, err)
+	}
 	if o.Threads < 0 || o.Threads > 64 {
 		return fmt.Errorf("%w: --threads %d: use 1 to 64", ErrUsage, o.Threads)
 	}
 	if o.LockWait < 0 {
 		return fmt.Errorf("%w: --lock-wait-timeout must not be negative", ErrUsage)
+	}
+	if (o.Charset != "" || o.Collation != "") && !o.CreateDatabase {
+		return fmt.Errorf("%w: --create-database-charset and --create-database-collation need --create-database", ErrUsage)
 	}
 	return nil
 }
@@ -138,11 +156,19 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 	if _, err := Recover(ctx, db, conn, opts.Database, log); err != nil {
 		return nil, err
 	}
-	created, err := prepareTarget(ctx, conn, opts)
+	// The header frame comes first: it says how to create the target.
+	first, err := rd.Next()
+	if err == io.EOF {
+		err = fmt.Errorf("%w: no header frame", dumpfile.ErrCorrupt)
+	}
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{conn: conn, db: db, opts: opts, database: opts.Database, log: log, res: &Result{}, loaded: map[string]int64{}}
+	created, err := prepareTarget(ctx, conn, opts, rd.Header())
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{conn: conn, db: db, opts: opts, database: opts.Database, log: log, res: &Result{}, loaded: map[string]int64{}, first: first}
 	if opts.InPlace {
 		err = r.inPlace(ctx, db, release, rd, created, log)
 	} else {
@@ -161,7 +187,11 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 // it leaves the target as the failure found it.
 func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *dumpfile.Reader, created bool, log *slog.Logger) (err error) {
 	defer func() {
-		if err == nil || r.opts.Force {
+		if err == nil {
+			return
+		}
+		if r.opts.Force {
+			err = fmt.Errorf("%w (%w: --in-place --force leaves it half-restored; restore again)", err, ErrTargetChanged)
 			return
 		}
 		// The target was empty (or new): put it back that way.
@@ -174,7 +204,7 @@ func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *du
 		r.conn.ExecContext(cctx, "ROLLBACK")
 		if cerr := cleanTarget(cctx, db, r.opts.Database, created); cerr != nil {
 			log.Error("could not remove the partial restore", "database", r.opts.Database, "err", cerr)
-			err = fmt.Errorf("%w (and removing the partial restore failed: %v)", err, cerr)
+			err = fmt.Errorf("%w (%w: removing the partial restore failed: %v)", err, ErrTargetChanged, cerr)
 			return
 		}
 		log.Info("partial restore removed; the target is as it was", "database", r.opts.Database)
@@ -186,8 +216,9 @@ func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *du
 }
 
 // prepareTarget creates or checks the target database and selects it. It
-// reports whether it created the database.
-func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created bool, err error) {
+// reports whether it created the database, which it does with the defaults
+// opts or else the dump's header h names.
+func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options, h *dumpfile.Header) (created bool, err error) {
 	var n int
 	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", opts.Database).Scan(&n); err != nil {
 		return false, fmt.Errorf("look up database %s: %w", opts.Database, err)
@@ -197,7 +228,11 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 		if !opts.CreateDatabase {
 			return false, fmt.Errorf("%w: database %q does not exist (create it, or pass --create-database)", ErrUsage, opts.Database)
 		}
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+id); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+id+createDefaults(opts, h)); err != nil {
+			var me *mysql.MySQLError
+			if errors.As(err, &me) && me.Number == erWrongDBName {
+				return false, fmt.Errorf("%w: create database %q: %s (choose another --database)", ErrUsage, opts.Database, me.Message)
+			}
 			return false, fmt.Errorf("create database %s: %w", opts.Database, err)
 		}
 		created = true
@@ -216,6 +251,24 @@ func prepareTarget(ctx context.Context, conn *sql.Conn, opts Options) (created b
 		}
 	}
 	return created, nil
+}
+
+// createDefaults returns the CHARACTER SET and COLLATE clauses of the
+// target's CREATE DATABASE: opts's when either is set, else the header's.
+// The names come from the file, so they are quoted as identifiers.
+func createDefaults(opts Options, h *dumpfile.Header) string {
+	charset, collation := opts.Charset, opts.Collation
+	if charset == "" && collation == "" && h != nil {
+		charset, collation = h.Charset, h.Collation
+	}
+	var clauses string
+	if charset != "" {
+		clauses += " CHARACTER SET " + sqlident.Quote(charset)
+	}
+	if collation != "" {
+		clauses += " COLLATE " + sqlident.Quote(collation)
+	}
+	return clauses
 }
 
 // useDatabase makes name conn's default database and turns autocommit off:
@@ -287,6 +340,9 @@ type runner struct {
 	// database.
 	database string
 	log      *slog.Logger
+	// first is the header frame Run read before preparing the target; exec
+	// runs it before reading on.
+	first *dumpfile.Frame
 	// hold, when set, keeps frames of the kinds it names instead of running
 	// them; held collects them in order (their Data copied).
 	hold map[dumpfile.Kind]bool
@@ -313,7 +369,12 @@ func (r *runner) exec(ctx context.Context, rd *dumpfile.Reader) (err error) {
 		}
 	}()
 	for {
-		f, err := rd.Next()
+		f, err := r.first, error(nil)
+		if f != nil {
+			r.first = nil
+		} else {
+			f, err = rd.Next()
+		}
 		if err == io.EOF {
 			return r.finishLoad(ctx)
 		}

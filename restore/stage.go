@@ -316,7 +316,7 @@ func (st *stage) swap(ctx context.Context, r *runner, created bool) error {
 		if rerr := st.rollback(ctx); rerr != nil {
 			st.log.Error("ROLLBACK INCOMPLETE: the target may differ from before the restore", "database", st.target,
 				"replaced_tables_in", st.oldDB, "staged_tables_in", st.newDB, "err", rerr)
-			return fmt.Errorf("%w; putting %s back failed too: %v (its replaced tables are in %s, the restored ones in %s)", err, st.target, rerr, st.oldDB, st.newDB)
+			return fmt.Errorf("%w; %w: putting %s back failed too: %v (its replaced tables are in %s, the restored ones in %s)", err, ErrTargetChanged, st.target, rerr, st.oldDB, st.newDB)
 		}
 		st.log.Info("swap rolled back; the target is as it was", "database", st.target)
 		return st.abandon(ctx, created, err)

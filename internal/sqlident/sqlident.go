@@ -2,6 +2,13 @@
 // into SQL text (tables, columns, databases, routines) goes through it.
 package sqlident
 
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
 // Append appends name as a backtick-quoted identifier, doubling any
 // backtick inside, so that no name can end the quoting early.
 func Append(buf []byte, name string) []byte {
@@ -39,4 +46,26 @@ func AppendComment(buf []byte, name string) []byte {
 		}
 	}
 	return append(buf, '`')
+}
+
+// CheckDatabaseName returns an error saying why the server would refuse
+// name as a database name, or nil: MariaDB takes at most 64 characters,
+// no NUL, no character above U+FFFF, and no trailing space.
+func CheckDatabaseName(name string) error {
+	switch n := utf8.RuneCountInString(name); {
+	case name == "":
+		return errors.New("empty database name")
+	case !utf8.ValidString(name):
+		return errors.New("database name is not valid UTF-8")
+	case n > 64:
+		return fmt.Errorf("database name has %d characters: the server takes at most 64", n)
+	case strings.HasSuffix(name, " "):
+		return errors.New("database name ends with a space, which the server refuses")
+	}
+	for _, r := range name {
+		if r == 0 || r > 0xFFFF {
+			return fmt.Errorf("database name holds the character %U, which the server refuses", r)
+		}
+	}
+	return nil
 }
