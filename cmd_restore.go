@@ -30,10 +30,12 @@ name. TARGET must exist and be empty unless --create-database or --force
 name and keeps the others).
 
 The tables are loaded into a staging database (lms_restore_<id>_new) and moved
-into TARGET with one RENAME TABLE only after every row loaded and the row
-counts match the dump's trailer; then the dump's views, routines, triggers and
-events are created. If anything fails, TARGET is put back exactly as it was
-(tables, rows and objects) and the staging database is dropped. This needs
+into TARGET only after every row loaded and the row counts match the dump's
+trailer, under table locks taken before anything in TARGET changes; then the
+dump's views, routines, triggers and events are created. If anything fails,
+TARGET is put back exactly as it was (tables, rows and objects) and the
+staging database is dropped. A journal of the swap lets the next restore
+(or --recover) finish or undo a swap that a kill cut off. This needs
 CREATE and DROP on lms_restore_* databases; --in-place loads straight into
 TARGET instead (a failure then leaves a --force target half-restored).
 
@@ -45,6 +47,7 @@ EXAMPLES:
    lms-backup restore --database lms --force lms.sql.zst   (over the live database; it changes only when all loaded)
    ssh vault 'cat lms.sql.zst' | lms-backup restore -D lms_copy -
    lms-backup restore -D lms_copy --create-database --identity ~/backup.key lms.sql.zst.age
+   lms-backup restore -D lms --recover            (after a kill -9 mid-swap: says whether lms is old or new)
    zstd -dc lms.sql.zst | mariadb lms_copy      (the stock client reads the same file)
 
 ` + exitCodesHelp,
