@@ -131,6 +131,14 @@ func (r *Reader) Trailer() *Trailer { return r.trailer }
 // Next reads and checks the next frame. It returns io.EOF after the trailer
 // frame, and an error wrapping ErrCorrupt for a damaged or truncated dump.
 // Errors are sticky.
+//
+// A frame is returned only in its place: the header first, a table's schema
+// frame (one per table) before its data frames, data parts in order, objects
+// frames after every schema and data frame. The trailer frame is returned
+// only when it lists exactly the tables the file defines (sequences aside),
+// its counts match the frames' and its index locates every schema and data
+// frame at the offset and length it was read from; frames before it were
+// returned before those checks could be made.
 func (r *Reader) Next() (*Frame, error) {
 	if r.err != nil {
 		return nil, r.err
@@ -310,9 +318,9 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 	return nil
 }
 
-// checkIndex checks a table's frame index against its counts (the offsets
-// themselves are checked by whoever seeks to them: each must start a frame
-// of this table). A table without an index passes.
+// checkIndex checks a table's frame index against its counts; checkPlaces
+// then checks the offsets against the file. A table without an index
+// passes here and fails there.
 func checkIndex(ts TableSummary) error {
 	if ts.Frames == nil {
 		return nil
