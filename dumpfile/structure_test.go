@@ -157,7 +157,7 @@ func TestReframedOrder(t *testing.T) {
 		{"a listed table without schema", append(base[:5:5], base[7:]...), []string{"a", "b"}},
 		{"a table listed twice", base, []string{"a", "b", "a"}},
 	}
-	for _, c := range []Compression{None, Zstd} {
+	for _, c := range []Compression{None, Gzip, Zstd} {
 		for _, tc := range cases {
 			t.Run(string(c)+"/"+tc.name, func(t *testing.T) {
 				file, _ := build(t, c, tc.frames, tc.tables)
