@@ -14,10 +14,10 @@ import (
 // in the file.
 type bound struct{ text, file int64 }
 
-// countReader counts the bytes read from a buffered source. It is an
-// io.ByteReader, so gzip reads exactly one member and no further.
+// countReader counts the bytes read from r: under a bufio.Reader, that
+// count less the bytes still buffered is the position in r (see source).
 type countReader struct {
-	r *bufio.Reader
+	r io.Reader
 	n int64
 }
 
@@ -27,19 +27,21 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *countReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.n++
-	}
-	return b, err
+// source is the buffered compressed input and the count under it. As a
+// *bufio.Reader is an io.ByteReader, gzip reads one member and no further.
+type source struct {
+	*bufio.Reader
+	under *countReader
 }
+
+// pos returns the number of bytes consumed from the buffered reader.
+func (s source) pos() int64 { return s.under.n - int64(s.Buffered()) }
 
 // frameText decompresses a file of whole compressed frames (zstd frames or
 // gzip members) one at a time and records where each ends, so the reader
 // can check the trailer's index against the file as it was read.
 type frameText struct {
-	src  *countReader
+	src  source
 	open func() (io.Reader, error) // starts the next compressed frame
 	cur  io.Reader
 	text int64
@@ -49,7 +51,7 @@ type frameText struct {
 func (t *frameText) Read(p []byte) (int, error) {
 	for {
 		if t.cur == nil {
-			if _, err := t.src.r.Peek(1); err != nil {
+			if _, err := t.src.Peek(1); err != nil {
 				return 0, err
 			}
 			cur, err := t.open()
@@ -61,7 +63,7 @@ func (t *frameText) Read(p []byte) (int, error) {
 		n, err := t.cur.Read(p)
 		t.text += int64(n)
 		if err == io.EOF {
-			t.ends = append(t.ends, bound{t.text, t.src.n})
+			t.ends = append(t.ends, bound{t.text, t.src.pos()})
 			t.cur = nil
 			if n == 0 {
 				continue
@@ -73,8 +75,8 @@ func (t *frameText) Read(p []byte) (int, error) {
 }
 
 // newGzipText reads gzip members one at a time.
-func newGzipText(src *countReader) (*frameText, error) {
-	gz, err := gzip.NewReader(src)
+func newGzipText(src source) (*frameText, error) {
+	gz, err := gzip.NewReader(src.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +87,7 @@ func newGzipText(src *countReader) (*frameText, error) {
 			first = false
 			return gz, nil
 		}
-		if err := gz.Reset(src); err != nil {
+		if err := gz.Reset(src.Reader); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
@@ -98,7 +100,7 @@ func newGzipText(src *countReader) (*frameText, error) {
 
 // newZstdText reads zstd frames one at a time: zstdFrame passes one
 // frame's bytes to dec and then reports io.EOF.
-func newZstdText(src *countReader, dec *zstd.Decoder) *frameText {
+func newZstdText(src source, dec *zstd.Decoder) *frameText {
 	seg := &zstdFrame{src: src}
 	return &frameText{src: src, open: func() (io.Reader, error) {
 		*seg = zstdFrame{src: src}
@@ -113,7 +115,7 @@ func newZstdText(src *countReader, dec *zstd.Decoder) *frameText {
 // the frame header and block headers (RFC 8878, section 3.1.1) to know
 // where the frame ends.
 type zstdFrame struct {
-	src      *countReader
+	src      source
 	state    int // 0 frame header, 1 block header, 2 checksum, 3 done
 	checksum bool
 	pending  []byte // header bytes read but not yet passed on
@@ -164,7 +166,7 @@ func (z *zstdFrame) advance() error {
 			return err
 		}
 		if binary.LittleEndian.Uint32(b) != 0xFD2FB528 {
-			return fmt.Errorf("no zstd frame starts at byte %d", z.src.n-5)
+			return fmt.Errorf("no zstd frame starts at byte %d", z.src.pos()-5)
 		}
 		fhd := b[4]
 		single := fhd&0x20 != 0
@@ -191,7 +193,7 @@ func (z *zstdFrame) advance() error {
 		case 1: // RLE: one byte
 			z.left = 1
 		default:
-			return fmt.Errorf("reserved zstd block type at byte %d", z.src.n-3)
+			return fmt.Errorf("reserved zstd block type at byte %d", z.src.pos()-3)
 		}
 		if h&1 != 0 {
 			z.state = 2

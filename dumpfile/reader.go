@@ -69,7 +69,8 @@ type Reader struct {
 // that it holds an lms-backup dump. It does not close r; call Close to
 // release the decompressor.
 func NewReader(r io.Reader) (*Reader, error) {
-	raw := bufio.NewReaderSize(r, 64<<10)
+	under := &countReader{r: r}
+	raw := bufio.NewReaderSize(under, 64<<10)
 	magic, err := raw.Peek(4)
 	if err != nil && len(magic) == 0 {
 		if err == io.EOF {
@@ -80,7 +81,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	rd := &Reader{src: raw, rows: map[string]int64{}, parts: map[string]int{},
 		schemaAt: map[string]int{}, dataAt: map[string][][2]int64{}, sequences: map[string]bool{}}
 	var text io.Reader
-	src := &countReader{r: raw}
+	src := source{raw, under}
 	switch {
 	case bytes.HasPrefix(magic, zstdMagic):
 		rd.comp = Zstd
