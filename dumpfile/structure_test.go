@@ -213,3 +213,20 @@ func TestSplicedDumps(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReader feeds the reader damaged dumps of every compression: it
+// never panics, and refuses what it refuses with ErrCorrupt or ErrNotDump.
+func FuzzReader(f *testing.F) {
+	t := &testing.T{}
+	for _, c := range []Compression{None, Gzip, Zstd} {
+		file, at := build(t, c, dumpSpec(0), []string{"a", "b"})
+		f.Add(file)
+		f.Add(rawOrder(file, at, []int{0, 2, 1, 3, 4, 5, 6, 7, 8, 9}))
+	}
+	f.Fuzz(func(t *testing.T, file []byte) {
+		_, _, err := readAll(file)
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotDump) {
+			t.Fatalf("read: %v, want ErrCorrupt or ErrNotDump", err)
+		}
+	})
+}
