@@ -17,7 +17,7 @@ type table struct {
 	Name     string
 	Engine   string
 	Sequence bool
-	// NoRows marks a table whose rows live elsewhere (see rowsElsewhere):
+	// NoRows marks a table whose rows live elsewhere (see RowsElsewhere):
 	// its definition is dumped, its rows are not.
 	NoRows bool
 	// Versioned marks a system-versioned table.
@@ -80,7 +80,7 @@ func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error
 			return nil, fmt.Errorf("list tables: %w", err)
 		}
 		t.Sequence = typ == "SEQUENCE"
-		t.NoRows = rowsElsewhere(t.Engine)
+		t.NoRows = RowsElsewhere(t.Engine)
 		t.Versioned = typ == "SYSTEM VERSIONED"
 		tables = append(tables, t)
 		byName[t.Name] = t
@@ -542,13 +542,13 @@ func cutIdent(s string) (name, rest string, ok bool) {
 	return "", s, false
 }
 
-// rowsElsewhere reports whether a table of this engine shows rows that
+// RowsElsewhere reports whether a table of this engine shows rows that
 // are not its own, or holds none: a MERGE table shows the rows of its
 // underlying MyISAM tables (dumped with those tables; dumping them again
 // would duplicate them), FEDERATED, CONNECT and SPIDER tables show another
 // server's or a file's data, which is not this database's to back up, and
 // BLACKHOLE keeps nothing. Only their definitions are dumped.
-func rowsElsewhere(engine string) bool {
+func RowsElsewhere(engine string) bool {
 	switch strings.ToUpper(engine) {
 	case "MRG_MYISAM", "MRG_MYISAM_PARTITION", "MERGE", "FEDERATED", "CONNECT", "SPIDER", "BLACKHOLE":
 		return true

@@ -110,10 +110,11 @@ type TableSummary struct {
 	Rows       int64  `json:"rows"`
 	DataFrames int    `json:"data_frames"`
 	// Schema is the [offset, length] in the file of the table's schema
-	// frame; nil in dumps written before the index existed.
+	// frame. A Reader refuses a trailer without it (written before the
+	// index existed).
 	Schema *[2]int64 `json:"schema,omitempty"`
 	// Frames holds [offset, length, rows] in the file of each data frame,
-	// part 1 first; nil in dumps written before the index existed.
+	// part 1 first; nil when the table has no data frames.
 	Frames [][3]int64 `json:"frames,omitempty"`
 }
 

@@ -35,7 +35,7 @@ func sample(t *testing.T, c Compression) (file, text []byte) {
 	write("INSERT INTO `a` (`x`) VALUES (3);\n-- lms-backup frame {\"kind\":\"data\"}\n", FrameInfo{Kind: KindData, Table: "a", Part: 2, Rows: 1})
 	write("CREATE TABLE `b` (y text);\n", FrameInfo{Kind: KindSchema, Table: "b"})
 	tr := Trailer{Frames: 5, Tables: []TableSummary{{Name: "a", Rows: 3, DataFrames: 2}, {Name: "b"}}}
-	write("SET NAMES DEFAULT;\n"+string(AppendTrailerLine(nil, tr)), FrameInfo{Kind: KindTrailer})
+	write("SET NAMES DEFAULT;\n"+string(w.AppendTrailer(nil, &tr)), FrameInfo{Kind: KindTrailer})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

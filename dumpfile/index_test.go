@@ -29,6 +29,7 @@ func interleaved(t *testing.T, c Compression) ([]byte, Trailer) {
 	write(string(AppendHeaderLine(nil, Header{Tool: "test", Database: "src", Started: time.Unix(0, 0).UTC()})), FrameInfo{Kind: KindHeader})
 	write("CREATE TABLE `a` (x int);\n", FrameInfo{Kind: KindSchema, Table: "a"})
 	write("CREATE TABLE `b` (y int);\n", FrameInfo{Kind: KindSchema, Table: "b"})
+	write("CREATE TABLE `c` (z int);\n", FrameInfo{Kind: KindSchema, Table: "c"})
 	for i := range 6 {
 		table := []string{"a", "b"}[i%3/2] // a a b a a b
 		write(fmt.Sprintf("INSERT INTO `%s` VALUES (%d),(%d);\n", table, i, i+100), FrameInfo{Kind: KindData, Table: table, Rows: 2})
@@ -51,7 +52,7 @@ func TestTrailerIndex(t *testing.T) {
 			if _, _, err := readAll(file); err != nil {
 				t.Fatalf("reader: %v", err)
 			}
-			if tr.Frames != 9 || tr.Tables[0].DataFrames != 4 || tr.Tables[1].DataFrames != 2 || tr.Tables[2].Frames != nil {
+			if tr.Frames != 10 || tr.Tables[0].DataFrames != 4 || tr.Tables[1].DataFrames != 2 || tr.Tables[2].Frames != nil {
 				t.Fatalf("trailer %+v", tr)
 			}
 			for _, ts := range tr.Tables[:2] {

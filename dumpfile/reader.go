@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -50,13 +51,26 @@ type Reader struct {
 	parts   map[string]int
 	done    bool
 	err     error
+
+	// What the trailer is checked against: where each frame ends in the
+	// text, where each compressed frame ends (nil without compression),
+	// which frame holds each table's schema and data parts.
+	textEnds  []int64
+	frameText *frameText
+	schemaAt  map[string]int
+	dataAt    map[string][][2]int64 // frame index, rows
+	objects   bool                  // an objects frame was read: no schema or data may follow
+	// sequences names the schema frames that define a sequence (which
+	// the trailer does not list) and no table.
+	sequences map[string]bool
 }
 
 // NewReader detects the compression of r from its first bytes and checks
 // that it holds an lms-backup dump. It does not close r; call Close to
 // release the decompressor.
 func NewReader(r io.Reader) (*Reader, error) {
-	raw := bufio.NewReaderSize(r, 64<<10)
+	under := &countReader{r: r}
+	raw := bufio.NewReaderSize(under, 64<<10)
 	magic, err := raw.Peek(4)
 	if err != nil && len(magic) == 0 {
 		if err == io.EOF {
@@ -64,24 +78,28 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("%w: cannot read its start: %v", ErrCorrupt, err)
 	}
-	rd := &Reader{src: raw, rows: map[string]int64{}, parts: map[string]int{}}
+	rd := &Reader{src: raw, rows: map[string]int64{}, parts: map[string]int{},
+		schemaAt: map[string]int{}, dataAt: map[string][][2]int64{}, sequences: map[string]bool{}}
 	var text io.Reader
+	src := source{raw, under}
 	switch {
 	case bytes.HasPrefix(magic, zstdMagic):
 		rd.comp = Zstd
-		dec, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxFrame))
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxFrame))
 		if err != nil {
 			return nil, fmt.Errorf("start zstd: %w", err)
 		}
 		rd.zstd = dec
-		text = dec
+		rd.frameText = newZstdText(src, dec)
+		text = rd.frameText
 	case bytes.HasPrefix(magic, gzipMagic):
 		rd.comp = Gzip
-		gz, err := gzip.NewReader(raw)
+		ft, err := newGzipText(src)
 		if err != nil {
 			return nil, fmt.Errorf("%w: gzip header: %v", ErrCorrupt, err)
 		}
-		text = gz
+		rd.frameText = ft
+		text = ft
 	default:
 		rd.comp = None
 		text = raw
@@ -91,6 +109,10 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if string(first) != headerPrefix {
 		if err != nil && !errors.Is(err, io.EOF) && rd.comp != None {
 			return nil, fmt.Errorf("%w: cannot decompress the start (%s): %v", ErrCorrupt, rd.comp, err)
+		}
+		if start, _ := rd.br.Peek(64 << 10); bytes.Contains(start, []byte(framePrefix)) {
+			rd.Close()
+			return nil, fmt.Errorf("%w: the first frame is not the header: frames out of order", ErrCorrupt)
 		}
 		rd.Close()
 		return nil, fmt.Errorf("%w: it does not start with %q (for a plain SQL script use the mariadb client)", ErrNotDump, headerPrefix)
@@ -110,6 +132,14 @@ func (r *Reader) Trailer() *Trailer { return r.trailer }
 // Next reads and checks the next frame. It returns io.EOF after the trailer
 // frame, and an error wrapping ErrCorrupt for a damaged or truncated dump.
 // Errors are sticky.
+//
+// A frame is returned only in its place: the header first, a table's schema
+// frame (one per table) before its data frames, data parts in order, objects
+// frames after every schema and data frame. The trailer frame is returned
+// only when it lists exactly the tables the file defines (sequences aside),
+// its counts match the frames' and its index locates every schema and data
+// frame at the offset and length it was read from; frames before it were
+// returned before those checks could be made.
 func (r *Reader) Next() (*Frame, error) {
 	if r.err != nil {
 		return nil, r.err
@@ -172,6 +202,7 @@ func (r *Reader) next() (*Frame, error) {
 			return nil, err
 		}
 		r.offset += int64(len(r.buf))
+		r.textEnds = append(r.textEnds, r.offset)
 		r.frames++
 		return f, nil
 	}
@@ -206,13 +237,32 @@ func (r *Reader) account(f *Frame) error {
 			return fmt.Errorf("%w: format %d; this lms-backup reads format %d (use a matching lms-backup version)", ErrNotDump, h.Format, Format)
 		}
 		r.header = &h
+	case KindSchema:
+		if r.objects {
+			return fmt.Errorf("%w: %s: the definition of %q after the objects frames, which need every table before them", ErrCorrupt, where, f.Info.Table)
+		}
+		if _, dup := r.schemaAt[f.Info.Table]; dup {
+			return fmt.Errorf("%w: %s: a second definition of %q", ErrCorrupt, where, f.Info.Table)
+		}
+		r.schemaAt[f.Info.Table] = f.Index
+		if definesSequence(f.Data) {
+			r.sequences[f.Info.Table] = true
+		}
 	case KindData:
+		if _, ok := r.schemaAt[f.Info.Table]; !ok {
+			return fmt.Errorf("%w: %s: rows of table %q before its definition", ErrCorrupt, where, f.Info.Table)
+		}
+		if r.objects {
+			return fmt.Errorf("%w: %s: rows of table %q after the objects frames", ErrCorrupt, where, f.Info.Table)
+		}
 		r.rows[f.Info.Table] += f.Info.Rows
 		r.parts[f.Info.Table]++
 		if f.Info.Part != r.parts[f.Info.Table] {
 			return fmt.Errorf("%w: %s: part %d of table %q where part %d belongs", ErrCorrupt, where, f.Info.Part, f.Info.Table, r.parts[f.Info.Table])
 		}
-	case KindSchema, KindObjects:
+		r.dataAt[f.Info.Table] = append(r.dataAt[f.Info.Table], [2]int64{int64(f.Index), f.Info.Rows})
+	case KindObjects:
+		r.objects = true
 	case KindTrailer:
 		return r.readTrailer(f, where)
 	default:
@@ -236,12 +286,21 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 	}
 	seen := map[string]bool{}
 	for _, ts := range t.Tables {
+		if seen[ts.Name] {
+			return fmt.Errorf("%w: the trailer lists table %q twice", ErrCorrupt, ts.Name)
+		}
 		seen[ts.Name] = true
+		if _, ok := r.schemaAt[ts.Name]; !ok {
+			return fmt.Errorf("%w: the trailer lists table %q, the file has no definition of it", ErrCorrupt, ts.Name)
+		}
 		if got := r.rows[ts.Name]; got != ts.Rows || r.parts[ts.Name] != ts.DataFrames {
 			return fmt.Errorf("%w: table %q: the trailer says %d rows in %d frames, the file has %d rows in %d frames",
 				ErrCorrupt, ts.Name, ts.Rows, ts.DataFrames, got, r.parts[ts.Name])
 		}
 		if err := checkIndex(ts); err != nil {
+			return fmt.Errorf("%w: table %q: %v", ErrCorrupt, ts.Name, err)
+		}
+		if err := r.checkPlaces(ts); err != nil {
 			return fmt.Errorf("%w: table %q: %v", ErrCorrupt, ts.Name, err)
 		}
 	}
@@ -250,14 +309,19 @@ func (r *Reader) readTrailer(f *Frame, where string) error {
 			return fmt.Errorf("%w: table %q has data frames but is missing from the trailer", ErrCorrupt, name)
 		}
 	}
+	for name, i := range r.schemaAt {
+		if !seen[name] && !r.sequences[name] {
+			return fmt.Errorf("%w: frame %d defines table %q, which the trailer does not list", ErrCorrupt, i+1, name)
+		}
+	}
 	r.trailer = &t
 	r.done = true
 	return nil
 }
 
-// checkIndex checks a table's frame index against its counts (the offsets
-// themselves are checked by whoever seeks to them: each must start a frame
-// of this table). A table without an index passes.
+// checkIndex checks a table's frame index against its counts; checkPlaces
+// then checks the offsets against the file. A table without an index
+// passes here and fails there.
 func checkIndex(ts TableSummary) error {
 	if ts.Frames == nil {
 		return nil
@@ -270,6 +334,64 @@ func checkIndex(ts TableSummary) error {
 		return fmt.Errorf("the trailer's index lists %d frames with %d rows, its counts say %d with %d", len(ts.Frames), rows, ts.DataFrames, ts.Rows)
 	}
 	return nil
+}
+
+var (
+	createSequence = regexp.MustCompile(`(?i)\bCREATE\s+(OR\s+REPLACE\s+)?SEQUENCE\b`)
+	createTable    = regexp.MustCompile(`(?i)\bCREATE\s+(OR\s+REPLACE\s+)?(TEMPORARY\s+)?TABLE\b`)
+)
+
+// definesSequence reports whether a schema frame creates a sequence and no
+// table.
+func definesSequence(data []byte) bool {
+	return createSequence.Match(data) && !createTable.Match(data)
+}
+
+// checkPlaces checks that the trailer's index of ts locates the frames
+// the file holds: its schema frame and each data frame in part order, at
+// the offset and with the length each was read from.
+func (r *Reader) checkPlaces(ts TableSummary) error {
+	if ts.Schema == nil || ts.Frames == nil && ts.DataFrames > 0 {
+		return fmt.Errorf("the trailer has no index of its frames")
+	}
+	at, err := r.place(r.schemaAt[ts.Name])
+	if err != nil {
+		return err
+	}
+	if at != *ts.Schema {
+		return fmt.Errorf("the index puts its definition at %d+%d, the file has it at %d+%d", ts.Schema[0], ts.Schema[1], at[0], at[1])
+	}
+	for i, fi := range r.dataAt[ts.Name] {
+		at, err := r.place(int(fi[0]))
+		if err != nil {
+			return err
+		}
+		if want := ts.Frames[i]; want[0] != at[0] || want[1] != at[1] || want[2] != fi[1] {
+			return fmt.Errorf("the index puts part %d at %d+%d with %d rows, the file has it at %d+%d with %d rows", i+1, want[0], want[1], want[2], at[0], at[1], fi[1])
+		}
+	}
+	return nil
+}
+
+// place returns the [offset, length] in the file of frame i, which must be
+// one whole compressed frame.
+func (r *Reader) place(i int) ([2]int64, error) {
+	start, end := int64(0), r.textEnds[i]
+	if i > 0 {
+		start = r.textEnds[i-1]
+	}
+	if r.frameText == nil {
+		return [2]int64{start, end - start}, nil
+	}
+	ends := r.frameText.ends
+	if i >= len(ends) || ends[i].text != end || i > 0 && ends[i-1].text != start {
+		return [2]int64{}, fmt.Errorf("frame %d is not one whole %s frame", i+1, r.comp)
+	}
+	var off int64
+	if i > 0 {
+		off = ends[i-1].file
+	}
+	return [2]int64{off, ends[i].file - off}, nil
 }
 
 // Close releases the decompressor. It does not close the underlying reader.

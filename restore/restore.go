@@ -182,16 +182,17 @@ func Run(ctx context.Context, db *sql.DB, opts Options, rd *dumpfile.Reader, log
 	return r.res, nil
 }
 
-// inPlace loads the dump straight into the target. Should that fail in a
-// target that was empty (or new), it removes what it created; with Force
-// it leaves the target as the failure found it.
+// inPlace loads the dump straight into the target, then checks each
+// table's row count against the trailer. Should that fail in a target that
+// was empty (or new), it removes what it created; with Force it leaves the
+// target as the failure found it and says so in the error.
 func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *dumpfile.Reader, created bool, log *slog.Logger) (err error) {
 	defer func() {
 		if err == nil {
 			return
 		}
 		if r.opts.Force {
-			err = fmt.Errorf("%w (%w: --in-place --force leaves it half-restored; restore again)", err, ErrTargetChanged)
+			err = fmt.Errorf("%w (%w: the restore ran in place: %s may hold part of the dump; restore again)", err, ErrTargetChanged, r.opts.Database)
 			return
 		}
 		// The target was empty (or new): put it back that way.
@@ -212,7 +213,10 @@ func (r *runner) inPlace(ctx context.Context, db *sql.DB, release func(), rd *du
 	if err := useDatabase(ctx, r.conn, r.opts.Database); err != nil {
 		return err
 	}
-	return r.exec(ctx, rd)
+	if err := r.exec(ctx, rd); err != nil {
+		return err
+	}
+	return checkCounts(ctx, r.conn, r.opts.Database, rd.Trailer())
 }
 
 // prepareTarget creates or checks the target database and selects it. It

@@ -283,7 +283,8 @@ func (st *stage) rehearse(ctx context.Context, r *runner) error {
 }
 
 // checkRows compares the rows the server took per table with the trailer's
-// counts, and the staged tables with the schema frames.
+// counts, the staged tables with the schema frames, and the rows each
+// staged table holds with the trailer's counts.
 func (r *runner) checkRows(ctx context.Context, tr *dumpfile.Trailer, database string) error {
 	for _, ts := range tr.Tables {
 		if got := r.loaded[ts.Name]; got != ts.Rows {
@@ -297,7 +298,7 @@ func (r *runner) checkRows(ctx context.Context, tr *dumpfile.Trailer, database s
 	if n != r.res.Tables {
 		return fmt.Errorf("%w: the staging database holds %d tables, the dump defines %d", ErrStatement, n, r.res.Tables)
 	}
-	return nil
+	return checkCounts(ctx, r.conn, database, tr)
 }
 
 // swap moves the staged tables into the target and runs the held frames
