@@ -282,7 +282,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 	truncated := filepath.Join(dir, "truncated.sql.zst")
 	os.WriteFile(truncated, data[:len(data)-40], 0o600)
 
-	// A well-formed dump whose second table's INSERT names a missing table.
+	// A hand-made dump; its second table's INSERT fails on the server.
 	var buf bytes.Buffer
 	w, _ := dumpfile.NewWriter(&buf, dumpfile.Gzip)
 	frame := func(s string, info dumpfile.FrameInfo) {
@@ -295,8 +295,11 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 	frame(string(dumpfile.AppendHeaderLine(nil, dumpfile.Header{Database: "x"}))+"SET NAMES utf8mb4;\nSET SQL_MODE='NO_AUTO_VALUE_ON_ZERO';\n", dumpfile.FrameInfo{Kind: dumpfile.KindHeader})
 	frame("CREATE TABLE `ok` (a INT);\n", dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: "ok"})
 	frame("INSERT INTO `ok` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "ok", Part: 1, Rows: 1})
+	// A well-formed file whose INSERT names a column its table lacks: the
+	// server rejects the statement.
+	frame("CREATE TABLE `missing` (b INT);\n", dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: "missing"})
 	frame("INSERT INTO `missing` (`a`) VALUES (1);\n", dumpfile.FrameInfo{Kind: dumpfile.KindData, Table: "missing", Part: 1, Rows: 1})
-	frame(string(dumpfile.AppendTrailerLine(nil, dumpfile.Trailer{Frames: 4, Tables: []dumpfile.TableSummary{{Name: "ok", Rows: 1, DataFrames: 1}, {Name: "missing", Rows: 1, DataFrames: 1}}})), dumpfile.FrameInfo{Kind: dumpfile.KindTrailer})
+	frame(string(w.AppendTrailer(nil, &dumpfile.Trailer{Tables: []dumpfile.TableSummary{{Name: "ok", Rows: 1}, {Name: "missing", Rows: 1}}})), dumpfile.FrameInfo{Kind: dumpfile.KindTrailer})
 	failing := filepath.Join(dir, "failing.sql.gz")
 	os.WriteFile(failing, buf.Bytes(), 0o600)
 
@@ -305,7 +308,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"statement fails", failing, exitRestore, "frame 4, statement 1 at byte"},
+		{"statement fails", failing, exitRestore, "frame 5, statement 1 at byte"},
 		{"truncated", truncated, exitBadDump, "truncated"},
 	}
 	for _, mode := range [][]string{{"--threads", "2"}, {"--threads", "1", "--in-place"}, {"--threads", "2", "--in-place"}} {
