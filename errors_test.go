@@ -539,3 +539,12 @@ func TestCutShortWording(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorIsOneLine: a name from the database with a newline in it,
+// reaching an error message, does not break the one-line error (or forge
+// a line of its own).
+func TestErrorIsOneLine(t *testing.T) {
+	if got := oneLine("dump table x\nCREATE DATABASE y;\r#: boom"); got != `dump table x\x0aCREATE DATABASE y;\x0d#: boom` {
+		t.Errorf("oneLine = %q", got)
+	}
+}

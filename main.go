@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/go-sql-driver/mysql"
@@ -147,7 +148,22 @@ func (e *appEnv) reportError(err error, code int) {
 		e.log.Error(msg, "exit_code", code)
 		return
 	}
-	fmt.Fprintf(e.stderr, "lms-backup: %s\n", msg)
+	fmt.Fprintf(e.stderr, "lms-backup: %s\n", oneLine(msg))
+}
+
+// oneLine writes the control bytes of msg (a name from the database, a
+// server's message) as \xNN, so that the error stays one line on stderr
+// and no text from the database can forge a line of its own.
+func oneLine(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		if c := msg[i]; c < 0x20 || c == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // leftBehind says what a run of command that was cut short left behind;
