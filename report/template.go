@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"lms-backup/report/model"
 	"os"
 	"regexp"
 	"strings"
@@ -43,11 +44,11 @@ type Template struct {
 
 // FigureDef is one summary figure: a query returning one value.
 type FigureDef struct {
-	Key      string `json:"key"`
-	Label    Text   `json:"label"`
-	Kind     Kind   `json:"kind"`
-	Decimals int    `json:"decimals"`
-	SQL      string `json:"sql"`
+	Key      string     `json:"key"`
+	Label    Text       `json:"label"`
+	Kind     model.Kind `json:"kind"`
+	Decimals int        `json:"decimals"`
+	SQL      string     `json:"sql"`
 }
 
 // AgingDef is the overdue table: a query returning (bucket number 1..n,
@@ -83,13 +84,13 @@ type KeyDef struct {
 
 // ColumnDef is one column of a part.
 type ColumnDef struct {
-	Key      string  `json:"key"`
-	Expr     string  `json:"expr"`
-	Kind     Kind    `json:"kind"`
-	Decimals int     `json:"decimals"`
-	Width    float64 `json:"width"`
-	Total    bool    `json:"total"`
-	Heading  Text    `json:"heading"`
+	Key      string     `json:"key"`
+	Expr     string     `json:"expr"`
+	Kind     model.Kind `json:"kind"`
+	Decimals int        `json:"decimals"`
+	Width    float64    `json:"width"`
+	Total    bool       `json:"total"`
+	Heading  Text       `json:"heading"`
 }
 
 // LoadTemplate reads a report definition; path "" means the embedded
@@ -148,7 +149,7 @@ func jsonError(data []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
-var kinds = map[Kind]bool{KindText: true, KindInteger: true, KindMoney: true, KindPercent: true, KindDate: true, KindDateTime: true}
+var kinds = map[model.Kind]bool{model.KindText: true, model.KindInteger: true, model.KindMoney: true, model.KindPercent: true, model.KindDate: true, model.KindDateTime: true}
 
 var identRe = regexp.MustCompile("^[^`\x00]{1,64}$")
 
@@ -237,7 +238,7 @@ func (t *Template) check() error {
 			if !kinds[c.Kind] {
 				return fmt.Errorf("%s: kind %q (use text, integer, money, percent, date or datetime)", cw, c.Kind)
 			}
-			if c.Total && c.Kind != KindMoney && c.Kind != KindInteger {
+			if c.Total && c.Kind != model.KindMoney && c.Kind != model.KindInteger {
 				return fmt.Errorf("%s: only integer and money columns can have a total", cw)
 			}
 			if err := needText(c.Heading, cw+".heading"); err != nil {

@@ -1,4 +1,8 @@
-package report
+// Package xlsx writes a report as an Excel workbook through excelize's
+// StreamWriter, with sheet data spilled to temp files and the zip deflated
+// straight into the output. It implements model.Writer and knows nothing
+// of templates or SQL.
+package xlsx
 
 import (
 	"archive/zip"
@@ -7,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"lms-backup/report/model"
 	"math"
 	"os"
 	"reflect"
@@ -22,20 +27,20 @@ import (
 
 // Excel limits.
 const (
-	xlsxMaxRows      = 1048576 // rows per sheet
-	xlsxMaxCols      = 16384   // columns per sheet
-	xlsxMaxSheetName = 31      // UTF-16 code units
-	xlsxMaxDecimals  = 6       // decimals we keep styles for
-	xlsxMaxColWidth  = 255
+	maxRows      = 1048576 // rows per sheet
+	maxCols      = 16384   // columns per sheet
+	maxSheetName = 31      // UTF-16 code units
+	maxDecimals  = 6       // decimals we keep styles for
+	maxColWidth  = 255
 )
 
-// xlsxZip64Threshold is the uncompressed entry size from which archive/zip
+// zip64Threshold is the uncompressed entry size from which archive/zip
 // switches an entry to ZIP64. A variable so tests can exercise the header
 // fix without writing 4 GiB.
-var xlsxZip64Threshold int64 = math.MaxUint32
+var zip64Threshold int64 = math.MaxUint32
 
-// XLSXOptions configures an XLSXWriter. The zero value is usable.
-type XLSXOptions struct {
+// Options configures a Writer. The zero value is usable.
+type Options struct {
 	// TmpDir is where streamed sheet data goes (every MiB of sheet XML,
 	// and each sheet when it ends); "" means os.TempDir(). The files are
 	// removed by Close and Discard.
@@ -48,32 +53,32 @@ type XLSXOptions struct {
 	MaxRowsPerSheet int
 }
 
-// XLSXWriter writes the report as an Excel workbook: a normal "Summary"
+// Writer writes the report as an Excel workbook: a normal "Summary"
 // sheet (figures, aging table, daily table and a chart of it) followed by
 // one streamed sheet per part. Rows are streamed through excelize's
-// StreamWriter; its XML moves to files in XLSXOptions.TmpDir every MiB and
-// when a sheet ends (see xlsxSpill), and Close then deflates the workbook
+// StreamWriter; its XML moves to files in Options.TmpDir every MiB and
+// when a sheet ends (see spill), and Close then deflates the workbook
 // straight into the underlying writer without building it in memory.
 //
 // Totals rows hold the totals passed to EndPart as values, not SUM
 // formulas: they are the exact totals computed by the query and stay right
 // when a part is split over several sheets.
 //
-// Errors are sticky and carry an "xlsx: " prefix. An XLSXWriter is not
+// Errors are sticky and carry an "xlsx: " prefix. A Writer is not
 // safe for concurrent use.
-type XLSXWriter struct {
+type Writer struct {
 	out  io.Writer
-	opts XLSXOptions
+	opts Options
 	f    *excelize.File
-	meta *Meta
-	st   xlsxStyles
+	meta *model.Meta
+	st   styles
 	err  error
 	done bool
 
 	used map[string]bool // sheet names in use, lower-cased
 
 	// Current part.
-	part     *Part
+	part     *model.Part
 	base     string // sanitised part title
 	sheetNo  int    // 1 for the first sheet of the part
 	sheet    string
@@ -86,58 +91,58 @@ type XLSXWriter struct {
 	row      []interface{} // reused for every row; row[i] is &cells[i] or nil
 }
 
-var _ Writer = (*XLSXWriter)(nil)
+var _ model.Writer = (*Writer)(nil)
 
-// NewXLSX returns a Writer that writes a workbook to w on Close. It does
+// New returns a Writer that writes a workbook to w on Close. It does
 // not close w. If w is an *os.File (an io.WriterAt and io.Seeker), Close
 // can patch the ZIP64 local headers Excel requires for a sheet over 4 GiB;
 // on other writers such a sheet is an error (lower MaxRowsPerSheet).
-func NewXLSX(w io.Writer, o XLSXOptions) *XLSXWriter {
+func New(w io.Writer, o Options) *Writer {
 	switch {
-	case o.MaxRowsPerSheet <= 0 || o.MaxRowsPerSheet > xlsxMaxRows:
-		o.MaxRowsPerSheet = xlsxMaxRows
+	case o.MaxRowsPerSheet <= 0 || o.MaxRowsPerSheet > maxRows:
+		o.MaxRowsPerSheet = maxRows
 	case o.MaxRowsPerSheet < 3:
 		o.MaxRowsPerSheet = 3
 	}
 	if o.TmpDir == "" {
 		o.TmpDir = os.TempDir()
 	}
-	return &XLSXWriter{out: w, opts: o, used: make(map[string]bool)}
+	return &Writer{out: w, opts: o, used: make(map[string]bool)}
 }
 
-func (w *XLSXWriter) fail(err error) error {
+func (w *Writer) fail(err error) error {
 	if w.err == nil {
 		w.err = err
 	}
 	return w.err
 }
 
-func (w *XLSXWriter) failf(format string, args ...any) error {
+func (w *Writer) failf(format string, args ...any) error {
 	return w.fail(fmt.Errorf("xlsx: "+format, args...))
 }
 
-// xlsxStyles are the style IDs, all created in Begin. Index [bold] picks
+// styles are the style IDs, all created in Begin. Index [bold] picks
 // the plain (0) or bold (1) variant; money and percent are also indexed by
 // decimals.
-type xlsxStyles struct {
+type styles struct {
 	title    int
 	header   int
 	text     [2]int
 	integer  [2]int
 	date     [2]int
 	datetime [2]int
-	money    [2][xlsxMaxDecimals + 1]int
-	percent  [2][xlsxMaxDecimals + 1]int
+	money    [2][maxDecimals + 1]int
+	percent  [2][maxDecimals + 1]int
 }
 
-func xlsxDecimalsFmt(dec int) string {
+func decimalsFmt(dec int) string {
 	if dec <= 0 {
 		return "0"
 	}
 	return "0." + strings.Repeat("0", dec)
 }
 
-func (w *XLSXWriter) newStyles() error {
+func (w *Writer) newStyles() error {
 	f := w.f
 	var err error
 	mk := func(s *excelize.Style) int {
@@ -169,9 +174,9 @@ func (w *XLSXWriter) newStyles() error {
 		st.integer[b] = mk(fmtStyle("#,##0"))
 		st.date[b] = mk(fmtStyle("yyyy-mm-dd"))
 		st.datetime[b] = mk(fmtStyle("yyyy-mm-dd hh:mm:ss"))
-		for d := 0; d <= xlsxMaxDecimals; d++ {
-			st.money[b][d] = mk(fmtStyle("#,##" + xlsxDecimalsFmt(d)))
-			st.percent[b][d] = mk(fmtStyle(xlsxDecimalsFmt(d) + "%"))
+		for d := 0; d <= maxDecimals; d++ {
+			st.money[b][d] = mk(fmtStyle("#,##" + decimalsFmt(d)))
+			st.percent[b][d] = mk(fmtStyle(decimalsFmt(d) + "%"))
 		}
 	}
 	if err != nil {
@@ -180,22 +185,22 @@ func (w *XLSXWriter) newStyles() error {
 	return nil
 }
 
-func (st *xlsxStyles) forKind(k Kind, dec int, bold bool) int {
+func (st *styles) forKind(k model.Kind, dec int, bold bool) int {
 	b := 0
 	if bold {
 		b = 1
 	}
-	dec = max(0, min(dec, xlsxMaxDecimals))
+	dec = max(0, min(dec, maxDecimals))
 	switch k {
-	case KindMoney:
+	case model.KindMoney:
 		return st.money[b][dec]
-	case KindPercent:
+	case model.KindPercent:
 		return st.percent[b][dec]
-	case KindInteger:
+	case model.KindInteger:
 		return st.integer[b]
-	case KindDate:
+	case model.KindDate:
 		return st.date[b]
-	case KindDateTime:
+	case model.KindDateTime:
 		return st.datetime[b]
 	default:
 		if bold {
@@ -205,18 +210,18 @@ func (st *xlsxStyles) forKind(k Kind, dec int, bold bool) int {
 	}
 }
 
-// xlsxCellValue converts v to the plain type excelize writes for kind k: nil
+// cellValue converts v to the plain type excelize writes for kind k: nil
 // for Null (an empty cell), float64 for money and percent, int64 (or
 // float64 when not whole) for integers, time.Time for dates, string
 // otherwise. Values Excel cannot hold as numbers or dates (NaN, dates
 // before 1900) fall back to v.Text.
-func xlsxCellValue(k Kind, v *Value) interface{} {
+func cellValue(k model.Kind, v *model.Value) interface{} {
 	if v.Null {
 		return nil
 	}
 	switch k {
-	case KindMoney, KindPercent, KindInteger:
-		if k == KindInteger {
+	case model.KindMoney, model.KindPercent, model.KindInteger:
+		if k == model.KindInteger {
 			if n, err := strconv.ParseInt(v.Text, 10, 64); err == nil {
 				return n
 			}
@@ -228,7 +233,7 @@ func xlsxCellValue(k Kind, v *Value) interface{} {
 			return v.Text
 		}
 		return v.Num
-	case KindDate, KindDateTime:
+	case model.KindDate, model.KindDateTime:
 		if v.Time.Year() < 1900 {
 			return v.Text
 		}
@@ -238,7 +243,7 @@ func xlsxCellValue(k Kind, v *Value) interface{} {
 	}
 }
 
-func xlsxLabel(m *Meta, key, def string) string {
+func label(m *model.Meta, key, def string) string {
 	if s := m.Labels[key]; s != "" {
 		return s
 	}
@@ -246,7 +251,7 @@ func xlsxLabel(m *Meta, key, def string) string {
 }
 
 // Begin creates the workbook, its styles and the summary sheet.
-func (w *XLSXWriter) Begin(m *Meta) error {
+func (w *Writer) Begin(m *model.Meta) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -264,19 +269,19 @@ func (w *XLSXWriter) Begin(m *Meta) error {
 	return nil
 }
 
-// xlsxSheetRef quotes a sheet name for a formula or chart reference.
-func xlsxSheetRef(sheet string) string {
+// sheetRef quotes a sheet name for a formula or chart reference.
+func sheetRef(sheet string) string {
 	return "'" + strings.ReplaceAll(sheet, "'", "''") + "'!"
 }
 
-func (w *XLSXWriter) writeSummary() error {
+func (w *Writer) writeSummary() error {
 	m, f := w.meta, w.f
-	name := w.uniqueSheetName(xlsxSanitizeSheetName(xlsxLabel(m, "summary", "Summary"), "Summary"), 1)
+	name := w.uniqueSheetName(sanitizeSheetName(label(m, "summary", "Summary"), "Summary"), 1)
 	if err := f.SetSheetName(f.GetSheetName(0), name); err != nil {
 		return err
 	}
 	if m.RTL {
-		if err := f.SetSheetView(name, 0, &excelize.ViewOptions{RightToLeft: xlsxBool(true)}); err != nil {
+		if err := f.SetSheetView(name, 0, &excelize.ViewOptions{RightToLeft: boolPtr(true)}); err != nil {
 			return err
 		}
 	}
@@ -295,19 +300,19 @@ func (w *XLSXWriter) writeSummary() error {
 	}
 	title := m.Title
 	if title == "" {
-		title = xlsxLabel(m, "title", "")
+		title = label(m, "title", "")
 	}
 	set(1, 1, title, w.st.title)
 	set(1, 2, m.MonthText, w.st.text[1])
 	if !m.Generated.IsZero() {
-		set(1, 3, xlsxLabel(m, "generated", "Generated"), 0)
+		set(1, 3, label(m, "generated", "Generated"), 0)
 		set(2, 3, m.Generated, w.st.datetime[0])
 	}
 	r := 5
 	for i := range m.Summary {
 		fg := &m.Summary[i]
 		set(1, r, fg.Label, 0)
-		set(2, r, xlsxCellValue(fg.Kind, &fg.Value), w.st.forKind(fg.Kind, fg.Decimals, false))
+		set(2, r, cellValue(fg.Kind, &fg.Value), w.st.forKind(fg.Kind, fg.Decimals, false))
 		r++
 	}
 	if t := &m.Aging; len(t.Columns) > 0 {
@@ -321,7 +326,7 @@ func (w *XLSXWriter) writeSummary() error {
 		for _, vals := range t.Rows {
 			for c := range min(len(vals), len(t.Columns)) {
 				col := &t.Columns[c]
-				set(c+1, r, xlsxCellValue(col.Kind, &vals[c]), w.st.forKind(col.Kind, col.Decimals, false))
+				set(c+1, r, cellValue(col.Kind, &vals[c]), w.st.forKind(col.Kind, col.Decimals, false))
 			}
 			r++
 		}
@@ -329,9 +334,9 @@ func (w *XLSXWriter) writeSummary() error {
 	if len(m.Daily) > 0 {
 		r++
 		hdr := r
-		set(1, r, xlsxLabel(m, "day", "Day"), w.st.header)
-		set(2, r, xlsxLabel(m, "collections", "Collections"), w.st.header)
-		set(3, r, xlsxLabel(m, "disbursements", "Disbursements"), w.st.header)
+		set(1, r, label(m, "day", "Day"), w.st.header)
+		set(2, r, label(m, "collections", "Collections"), w.st.header)
+		set(3, r, label(m, "disbursements", "Disbursements"), w.st.header)
 		for i := range m.Daily {
 			d := &m.Daily[i]
 			r++
@@ -358,8 +363,8 @@ func (w *XLSXWriter) writeSummary() error {
 // addDailyChart adds a column chart of collections and disbursements per
 // day for the daily table whose header is on row hdr and last day on row
 // last, to the right of the table.
-func (w *XLSXWriter) addDailyChart(sheet string, hdr, last int) error {
-	ref := xlsxSheetRef(sheet)
+func (w *Writer) addDailyChart(sheet string, hdr, last int) error {
+	ref := sheetRef(sheet)
 	rng := func(col string) string {
 		return fmt.Sprintf("%s$%s$%d:$%s$%d", ref, col, hdr+1, col, last)
 	}
@@ -371,7 +376,7 @@ func (w *XLSXWriter) addDailyChart(sheet string, hdr, last int) error {
 			Values:     rng(col),
 		}
 	}
-	title := xlsxLabel(w.meta, "chart_title", xlsxLabel(w.meta, "collections", "Collections")+" / "+xlsxLabel(w.meta, "disbursements", "Disbursements"))
+	title := label(w.meta, "chart_title", label(w.meta, "collections", "Collections")+" / "+label(w.meta, "disbursements", "Disbursements"))
 	return w.f.AddChart(sheet, fmt.Sprintf("E%d", hdr), &excelize.Chart{
 		Type:      excelize.Col,
 		Series:    series,
@@ -383,13 +388,13 @@ func (w *XLSXWriter) addDailyChart(sheet string, hdr, last int) error {
 	})
 }
 
-func xlsxBool(b bool) *bool { return &b }
+func boolPtr(b bool) *bool { return &b }
 
-// xlsxSanitizeSheetName makes s a legal sheet name: the characters []:*?/\
+// sanitizeSheetName makes s a legal sheet name: the characters []:*?/\
 // and control characters become '_', leading and trailing apostrophes
 // and spaces are dropped, and the result is cut to 31 UTF-16 units. An
 // empty result becomes def.
-func xlsxSanitizeSheetName(s, def string) string {
+func sanitizeSheetName(s, def string) string {
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case strings.ContainsRune(`[]:*?/\`, r), unicode.IsControl(r):
@@ -400,7 +405,7 @@ func xlsxSanitizeSheetName(s, def string) string {
 		return r
 	}, s)
 	s = strings.Trim(s, "' ")
-	s = xlsxTruncateUTF16(s, xlsxMaxSheetName)
+	s = truncateUTF16(s, maxSheetName)
 	s = strings.Trim(s, "' ")
 	if s == "" {
 		return def
@@ -411,8 +416,8 @@ func xlsxSanitizeSheetName(s, def string) string {
 	return s
 }
 
-// xlsxTruncateUTF16 cuts s to at most n UTF-16 code units on a rune boundary.
-func xlsxTruncateUTF16(s string, n int) string {
+// truncateUTF16 cuts s to at most n UTF-16 code units on a rune boundary.
+func truncateUTF16(s string, n int) string {
 	units := 0
 	for i, r := range s {
 		units += utf16.RuneLen(r)
@@ -426,12 +431,12 @@ func xlsxTruncateUTF16(s string, n int) string {
 // uniqueSheetName returns base, or for n > 1 "base (n)", cut to fit and
 // not yet used (Excel compares sheet names case-insensitively), and marks
 // it used.
-func (w *XLSXWriter) uniqueSheetName(base string, n int) string {
+func (w *Writer) uniqueSheetName(base string, n int) string {
 	for ; ; n++ {
 		name := base
 		if n > 1 {
 			suffix := " (" + strconv.Itoa(n) + ")"
-			name = strings.TrimRight(xlsxTruncateUTF16(base, xlsxMaxSheetName-len(suffix)), "' ") + suffix
+			name = strings.TrimRight(truncateUTF16(base, maxSheetName-len(suffix)), "' ") + suffix
 		}
 		key := strings.ToLower(name)
 		if !w.used[key] {
@@ -442,7 +447,7 @@ func (w *XLSXWriter) uniqueSheetName(base string, n int) string {
 }
 
 // StartPart starts a part on a new streamed sheet named after its title.
-func (w *XLSXWriter) StartPart(p *Part) error {
+func (w *Writer) StartPart(p *model.Part) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -451,12 +456,12 @@ func (w *XLSXWriter) StartPart(p *Part) error {
 		return w.failf("StartPart before Begin")
 	case w.part != nil:
 		return w.failf("StartPart %q while part %q is open", p.Title, w.part.Title)
-	case len(p.Columns) == 0 || len(p.Columns) > xlsxMaxCols:
-		return w.failf("part %q: %d columns (1 to %d allowed)", p.Title, len(p.Columns), xlsxMaxCols)
+	case len(p.Columns) == 0 || len(p.Columns) > maxCols:
+		return w.failf("part %q: %d columns (1 to %d allowed)", p.Title, len(p.Columns), maxCols)
 	}
 	w.part = p
 	n := len(p.Columns)
-	w.base = xlsxSanitizeSheetName(p.Title, xlsxSanitizeSheetName(p.Key, "Part"))
+	w.base = sanitizeSheetName(p.Title, sanitizeSheetName(p.Key, "Part"))
 	w.sheetNo = 0
 	w.lastCol, _ = excelize.ColumnNumberToName(n)
 	w.colStyle = make([]int, n)
@@ -490,7 +495,7 @@ func (w *XLSXWriter) StartPart(p *Part) error {
 
 // openSheet starts the next sheet of the current part and writes its
 // frozen header row.
-func (w *XLSXWriter) openSheet() error {
+func (w *Writer) openSheet() error {
 	w.sheetNo++
 	w.sheet = w.uniqueSheetName(w.base, w.sheetNo)
 	f := w.f
@@ -498,7 +503,7 @@ func (w *XLSXWriter) openSheet() error {
 		return fmt.Errorf("new sheet %q: %w", w.sheet, err)
 	}
 	if w.meta.RTL {
-		if err := f.SetSheetView(w.sheet, 0, &excelize.ViewOptions{RightToLeft: xlsxBool(true)}); err != nil {
+		if err := f.SetSheetView(w.sheet, 0, &excelize.ViewOptions{RightToLeft: boolPtr(true)}); err != nil {
 			return fmt.Errorf("sheet %q: %w", w.sheet, err)
 		}
 	}
@@ -509,7 +514,7 @@ func (w *XLSXWriter) openSheet() error {
 	w.sw = sw
 	for i := range w.part.Columns {
 		if width := w.part.Columns[i].Width; width > 0 {
-			if err := sw.SetColWidth(i+1, i+1, min(width, xlsxMaxColWidth)); err != nil {
+			if err := sw.SetColWidth(i+1, i+1, min(width, maxColWidth)); err != nil {
 				return fmt.Errorf("sheet %q: %w", w.sheet, err)
 			}
 		}
@@ -526,13 +531,13 @@ func (w *XLSXWriter) openSheet() error {
 
 // closeSheet writes the totals row (if totals is not nil), the table that
 // gives the header its autofilter, and flushes the sheet.
-func (w *XLSXWriter) closeSheet(totals []Value) error {
+func (w *Writer) closeSheet(totals []model.Value) error {
 	sw, lastData := w.sw, w.sheetRow
 	w.sw = nil
 	if totals != nil {
 		cols := w.part.Columns
 		for i := range cols {
-			v := xlsxCellValue(cols[i].Kind, &totals[i])
+			v := cellValue(cols[i].Kind, &totals[i])
 			if v == nil {
 				w.row[i] = nil
 				continue
@@ -541,7 +546,7 @@ func (w *XLSXWriter) closeSheet(totals []Value) error {
 			w.row[i] = &w.cells[i]
 		}
 		if w.row[0] == nil {
-			w.cells[0] = excelize.Cell{StyleID: w.st.text[1], Value: xlsxLabel(w.meta, "totals", "Total")}
+			w.cells[0] = excelize.Cell{StyleID: w.st.text[1], Value: label(w.meta, "totals", "Total")}
 			w.row[0] = &w.cells[0]
 		}
 		w.sheetRow++
@@ -552,35 +557,35 @@ func (w *XLSXWriter) closeSheet(totals []Value) error {
 	if lastData >= 2 { // a table needs at least one data row
 		if err := sw.AddTable(&excelize.Table{
 			Range:          "A1:" + w.lastCol + strconv.Itoa(lastData),
-			ShowRowStripes: xlsxBool(false),
+			ShowRowStripes: boolPtr(false),
 		}); err != nil {
 			return fmt.Errorf("sheet %q: table: %w", w.sheet, err)
 		}
 	}
 	// Move what is still in memory to a temp file first, so that Flush
 	// finishes the sheet there and nothing of it stays on the heap.
-	if err := xlsxSpill(sw, w.opts.TmpDir, 0); err != nil {
+	if err := spill(sw, w.opts.TmpDir, 0); err != nil {
 		return fmt.Errorf("sheet %q: spill to a temp file: %w", w.sheet, err)
 	}
 	if err := sw.Flush(); err != nil {
 		return fmt.Errorf("sheet %q: flush: %w", w.sheet, err)
 	}
-	xlsxReleaseStreamBuffer(sw)
+	releaseStreamBuffer(sw)
 	return nil
 }
 
-// xlsxSpillBytes is how much sheet XML may collect in memory before it
+// spillBytes is how much sheet XML may collect in memory before it
 // moves to the sheet's temp file (excelize itself waits for 16 MiB, and
 // keeps a finished sheet below that in memory until the workbook is
 // written: with five parts that is up to 80 MiB).
-const xlsxSpillBytes = 1 << 20
+const spillBytes = 1 << 20
 
-// xlsxSpill moves the buffered XML of sw to its temp file (creating it in
+// spill moves the buffered XML of sw to its temp file (creating it in
 // dir, where excelize's own Close removes it) when at least min bytes are
 // buffered. It reaches into excelize v2.10's unexported bufferedWriter
 // {tmpDir, tmp *os.File, buf bytes.Buffer}; if the layout differs it does
 // nothing, and TestXLSXMemory fails.
-func xlsxSpill(sw *excelize.StreamWriter, dir string, min int) error {
+func spill(sw *excelize.StreamWriter, dir string, min int) error {
 	rd := reflect.ValueOf(sw).Elem().FieldByName("rawData")
 	if !rd.IsValid() || rd.Kind() != reflect.Struct {
 		return nil
@@ -606,7 +611,7 @@ func xlsxSpill(sw *excelize.StreamWriter, dir string, min int) error {
 	return err
 }
 
-// xlsxReleaseStreamBuffer frees the in-memory buffer of a flushed
+// releaseStreamBuffer frees the in-memory buffer of a flushed
 // StreamWriter whose XML has spilled to its temp file. excelize v2.10
 // keeps that buffer (bytes.Buffer.Reset keeps the capacity, 16-20 MiB)
 // until File.Close, so without this every spilled sheet adds ~20 MiB to
@@ -614,7 +619,7 @@ func xlsxSpill(sw *excelize.StreamWriter, dir string, min int) error {
 // rows peaked at 148 MiB). The buffer is an unexported field: if a later
 // excelize changes its layout this does nothing, and TestXLSXMemory's
 // several-sheet case fails.
-func xlsxReleaseStreamBuffer(sw *excelize.StreamWriter) {
+func releaseStreamBuffer(sw *excelize.StreamWriter) {
 	rd := reflect.ValueOf(sw).Elem().FieldByName("rawData")
 	if !rd.IsValid() || rd.Kind() != reflect.Struct {
 		return
@@ -633,7 +638,7 @@ func xlsxReleaseStreamBuffer(sw *excelize.StreamWriter) {
 
 // Row writes one row of the current part, continuing on a new sheet when
 // the current one is full.
-func (w *XLSXWriter) Row(vals []Value) error {
+func (w *Writer) Row(vals []model.Value) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -655,7 +660,7 @@ func (w *XLSXWriter) Row(vals []Value) error {
 		}
 	}
 	for i := range vals {
-		v := xlsxCellValue(cols[i].Kind, &vals[i])
+		v := cellValue(cols[i].Kind, &vals[i])
 		if v == nil {
 			w.row[i] = nil
 			continue
@@ -673,7 +678,7 @@ func (w *XLSXWriter) Row(vals []Value) error {
 		return w.failf("part %q: sheet %q row %d: %w", w.part.Title, w.sheet, w.sheetRow, err)
 	}
 	if w.sheetRow%256 == 0 {
-		if err := xlsxSpill(w.sw, w.opts.TmpDir, xlsxSpillBytes); err != nil {
+		if err := spill(w.sw, w.opts.TmpDir, spillBytes); err != nil {
 			return w.failf("part %q: sheet %q: spill to a temp file: %w", w.part.Title, w.sheet, err)
 		}
 	}
@@ -684,7 +689,7 @@ func (w *XLSXWriter) Row(vals []Value) error {
 // there is no total; a Null first cell gets the "totals" label) on the
 // part's last sheet and flushes it. totals may be nil for no totals row.
 // rows is not needed by this writer.
-func (w *XLSXWriter) EndPart(totals []Value, rows int64) error {
+func (w *Writer) EndPart(totals []model.Value, rows int64) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -704,7 +709,7 @@ func (w *XLSXWriter) EndPart(totals []Value, rows int64) error {
 // Close writes the workbook to the underlying writer, which it does not
 // close, and removes excelize's temporary files. It returns the first
 // error of the writer's life; later calls return the same.
-func (w *XLSXWriter) Close() (err error) {
+func (w *Writer) Close() (err error) {
 	if w.done {
 		return w.err
 	}
@@ -729,7 +734,7 @@ func (w *XLSXWriter) Close() (err error) {
 	// No SetActiveSheet here: the summary is the new file's first sheet and
 	// already active, and SetActiveSheet would parse every streamed sheet
 	// back into memory (measured: 95 MiB for a scale-16 report).
-	zo := newXLSXZipOut(w.out)
+	zo := newZipOut(w.out)
 	// WriteTo would build the whole zip in a bytes.Buffer; with our own
 	// ZipWriter the buffer it passes stays empty and the zip goes to out.
 	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zo })
@@ -744,7 +749,7 @@ func (w *XLSXWriter) Close() (err error) {
 
 // Discard ends a failed run: it removes the temporary files and writes
 // nothing. Close after Discard returns an error.
-func (w *XLSXWriter) Discard() {
+func (w *Writer) Discard() {
 	if w.done {
 		return
 	}
@@ -757,38 +762,38 @@ func (w *XLSXWriter) Discard() {
 	}
 }
 
-// xlsxZipOut is the excelize.ZipWriter Close uses: an archive/zip writer on
+// zipOut is the excelize.ZipWriter Close uses: an archive/zip writer on
 // the output that remembers where each entry's local header is. Go's
 // archive/zip marks a streamed entry as ZIP64 (version 4.5) only in the
 // central directory; Excel rejects a local header that still says 2.0.
 // excelize patches this in its in-memory buffer (writeZip64LFH), which we
-// bypass, so xlsxZipOut patches the output in place instead (it must be an
+// bypass, so zipOut patches the output in place instead (it must be an
 // io.WriterAt and io.Seeker, as *os.File is).
-type xlsxZipOut struct {
+type zipOut struct {
 	out  io.Writer
-	cw   xlsxCountWriter
+	cw   countWriter
 	zw   *zip.Writer
 	base int64 // out's position before the zip, when seekable
 	seek bool
-	cur  *xlsxCountWriter // uncompressed bytes of the open entry
-	hdr  int64            // offset of the open entry's local header
-	big  []int64          // local headers of entries over xlsxZip64Threshold
+	cur  *countWriter // uncompressed bytes of the open entry
+	hdr  int64        // offset of the open entry's local header
+	big  []int64      // local headers of entries over zip64Threshold
 	err  error
 }
 
-type xlsxCountWriter struct {
+type countWriter struct {
 	w io.Writer
 	n int64
 }
 
-func (c *xlsxCountWriter) Write(p []byte) (int, error) {
+func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
 }
 
-func newXLSXZipOut(out io.Writer) *xlsxZipOut {
-	z := &xlsxZipOut{out: out, cw: xlsxCountWriter{w: out}}
+func newZipOut(out io.Writer) *zipOut {
+	z := &zipOut{out: out, cw: countWriter{w: out}}
 	if s, ok := out.(io.Seeker); ok {
 		if _, ok := out.(io.WriterAt); ok {
 			if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
@@ -800,8 +805,8 @@ func newXLSXZipOut(out io.Writer) *xlsxZipOut {
 	return z
 }
 
-func (z *xlsxZipOut) endEntry() {
-	if z.cur != nil && z.cur.n >= xlsxZip64Threshold {
+func (z *zipOut) endEntry() {
+	if z.cur != nil && z.cur.n >= zip64Threshold {
 		z.big = append(z.big, z.hdr)
 	}
 	z.cur = nil
@@ -810,7 +815,7 @@ func (z *xlsxZipOut) endEntry() {
 // Create starts an entry. The local header is flushed to out right away so
 // its offset is known: it ends at the count and is 30 bytes plus the name
 // (no extra field, as Modified is left zero).
-func (z *xlsxZipOut) Create(name string) (io.Writer, error) {
+func (z *zipOut) Create(name string) (io.Writer, error) {
 	z.endEntry()
 	fw, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
 	if err == nil {
@@ -820,16 +825,16 @@ func (z *xlsxZipOut) Create(name string) (io.Writer, error) {
 		return nil, z.setErr(err)
 	}
 	z.hdr = z.cw.n - 30 - int64(len(name))
-	z.cur = &xlsxCountWriter{w: fw}
+	z.cur = &countWriter{w: fw}
 	return z.cur, nil
 }
 
-func (z *xlsxZipOut) AddFS(fsys fs.FS) error {
+func (z *zipOut) AddFS(fsys fs.FS) error {
 	z.endEntry()
 	return z.setErr(z.zw.AddFS(fsys))
 }
 
-func (z *xlsxZipOut) Close() error {
+func (z *zipOut) Close() error {
 	z.endEntry()
 	if err := z.zw.Close(); err != nil {
 		return z.setErr(err)
@@ -849,7 +854,7 @@ func (z *xlsxZipOut) Close() error {
 	return nil
 }
 
-func (z *xlsxZipOut) setErr(err error) error {
+func (z *zipOut) setErr(err error) error {
 	if err != nil && z.err == nil {
 		z.err = err
 	}

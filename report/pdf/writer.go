@@ -1,4 +1,8 @@
-package report
+// Package pdf writes a report as an A4 PDF with gopdf: title block, summary,
+// aging table, daily chart and one capped table per part, with Arabic text
+// shaped and ordered by report/arabic. It implements model.Writer and knows
+// nothing of templates or SQL.
+package pdf
 
 import (
 	"bufio"
@@ -7,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"lms-backup/report/model"
 	"math"
 	"slices"
 	"strconv"
@@ -21,8 +26,8 @@ import (
 	"lms-backup/templates"
 )
 
-// PDFOptions configures NewPDF. The zero value is ready to use.
-type PDFOptions struct {
+// Options configures New. The zero value is ready to use.
+type Options struct {
 	// MaxRows is how many rows of each part the PDF draws; later rows are
 	// only counted and mentioned in one line (they are in the workbook).
 	// gopdf holds every page in memory until Close, so this bounds memory.
@@ -30,9 +35,9 @@ type PDFOptions struct {
 	MaxRows int
 }
 
-const defaultPDFMaxRows = 2000
+const defaultMaxRows = 2000
 
-var _ Writer = (*PDFWriter)(nil)
+var _ model.Writer = (*Writer)(nil)
 
 // Page geometry in points (1/72 inch), y growing downwards from the top edge.
 const (
@@ -72,27 +77,27 @@ const (
 	alignCenter
 )
 
-// errPDFClosed is returned by calls after Close.
-var errPDFClosed = errors.New("pdf: writer is closed")
+// errClosed is returned by calls after Close.
+var errClosed = errors.New("pdf: writer is closed")
 
-// PDFWriter writes the report as an A4 PDF with gopdf. It implements
-// Writer: Begin draws the title block, the summary, the aging table and
+// Writer writes the report as an A4 PDF with gopdf. It implements
+// model.Writer: Begin draws the title block, the summary, the aging table and
 // the daily chart; each part with InPDF becomes a section whose table
-// repeats its header on every page, capped at PDFOptions.MaxRows rows.
+// repeats its header on every page, capped at Options.MaxRows rows.
 // Every page is held in memory until Close, which adds the page footers
 // and writes the whole document to w (which it does not close). Text goes
 // through arabic.Visual and is drawn run by run in Noto Sans or Noto Naskh
 // Arabic, falling back to the other font for a character the first lacks;
 // a character neither font has makes Close fail. Errors are sticky. A
-// PDFWriter is not safe for concurrent use.
-type PDFWriter struct {
+// Writer is not safe for concurrent use.
+type Writer struct {
 	w   io.Writer
 	max int64
 	pdf *gopdf.GoPdf
 	err error
 
 	begun, closed bool
-	meta          *Meta
+	meta          *model.Meta
 	rtl           bool
 	generated     string
 	pages         int
@@ -132,13 +137,13 @@ type textSeg struct {
 
 type tableCol struct {
 	x, w float64 // absolute, already mirrored for RTL
-	col  Column
+	col  model.Column
 }
 
-// NewPDF returns a PDFWriter that writes to w at Close. Loading the
+// New returns a Writer that writes to w at Close. Loading the
 // embedded fonts happens here; an error is reported by the first call.
-func NewPDF(w io.Writer, o PDFOptions) *PDFWriter {
-	p := &PDFWriter{
+func New(w io.Writer, o Options) *Writer {
+	p := &Writer{
 		w:       w,
 		max:     int64(o.MaxRows),
 		curFont: -1,
@@ -146,11 +151,11 @@ func NewPDF(w io.Writer, o PDFOptions) *PDFWriter {
 		missing: make(map[rune]struct{}),
 	}
 	if p.max <= 0 {
-		p.max = defaultPDFMaxRows
+		p.max = defaultMaxRows
 	}
 	p.pdf = new(gopdf.GoPdf)
 	p.pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4, Unit: gopdf.UnitPT})
-	fonts, err := loadPDFFonts()
+	fonts, err := loadFonts()
 	if err != nil {
 		p.err = err
 		return p
@@ -167,23 +172,23 @@ func NewPDF(w io.Writer, o PDFOptions) *PDFWriter {
 }
 
 // glyphNotFound is gopdf's OnGlyphNotFound: the rune would become a blank.
-func (p *PDFWriter) glyphNotFound(r rune) { p.missing[r] = struct{}{} }
+func (p *Writer) glyphNotFound(r rune) { p.missing[r] = struct{}{} }
 
-func (p *PDFWriter) fail(err error) {
+func (p *Writer) fail(err error) {
 	if p.err == nil && err != nil {
 		p.err = err
 	}
 }
 
-func (p *PDFWriter) check() error {
+func (p *Writer) check() error {
 	if p.closed {
-		return errPDFClosed
+		return errClosed
 	}
 	return p.err
 }
 
 // Begin draws the first page: title block, summary, aging table, chart.
-func (p *PDFWriter) Begin(m *Meta) error {
+func (p *Writer) Begin(m *model.Meta) error {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -231,7 +236,7 @@ func (p *PDFWriter) Begin(m *Meta) error {
 }
 
 // StartPart starts a section for a part with InPDF; other parts are skipped.
-func (p *PDFWriter) StartPart(part *Part) error {
+func (p *Writer) StartPart(part *model.Part) error {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -251,7 +256,7 @@ func (p *PDFWriter) StartPart(part *Part) error {
 }
 
 // Row draws one row unless the part already shows MaxRows rows.
-func (p *PDFWriter) Row(vals []Value) error {
+func (p *Writer) Row(vals []model.Value) error {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -268,7 +273,7 @@ func (p *PDFWriter) Row(vals []Value) error {
 }
 
 // EndPart notes the rows left out of the PDF and draws the totals row.
-func (p *PDFWriter) EndPart(totals []Value, rows int64) error {
+func (p *Writer) EndPart(totals []model.Value, rows int64) error {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -301,7 +306,7 @@ func (p *PDFWriter) EndPart(totals []Value, rows int64) error {
 
 // Discard ends a failed run without drawing footers or writing anything;
 // the pages are dropped. Close after Discard returns an error.
-func (p *PDFWriter) Discard() {
+func (p *Writer) Discard() {
 	if p.closed {
 		return
 	}
@@ -315,7 +320,7 @@ func (p *PDFWriter) Discard() {
 // Close adds "Page X of Y" and the generation time to every page and
 // writes the document. It fails, writing nothing, when a character had no
 // glyph in either font. It does not close the underlying writer.
-func (p *PDFWriter) Close() error {
+func (p *Writer) Close() error {
 	if p.closed {
 		return p.err
 	}
@@ -366,7 +371,7 @@ func missingGlyphsError(m map[rune]struct{}) error {
 }
 
 // footers revisits every page (all are in memory) to write the footer.
-func (p *PDFWriter) footers() {
+func (p *Writer) footers() {
 	pageL, ofL := p.label("page", "Page"), p.label("of", "of")
 	gen := p.label("generated", "Generated") + ": " + p.generated
 	total := strconv.Itoa(p.pages)
@@ -383,7 +388,7 @@ func (p *PDFWriter) footers() {
 	}
 }
 
-func (p *PDFWriter) label(key, def string) string {
+func (p *Writer) label(key, def string) string {
 	if p.meta != nil {
 		if s, ok := p.meta.Labels[key]; ok && s != "" {
 			return s
@@ -394,14 +399,14 @@ func (p *PDFWriter) label(key, def string) string {
 
 // start and end are the visual alignments of the reading direction's
 // start and end sides.
-func (p *PDFWriter) start() int {
+func (p *Writer) start() int {
 	if p.rtl {
 		return alignRight
 	}
 	return alignLeft
 }
 
-func (p *PDFWriter) end() int {
+func (p *Writer) end() int {
 	if p.rtl {
 		return alignLeft
 	}
@@ -410,14 +415,14 @@ func (p *PDFWriter) end() int {
 
 // xs maps a box at offset off from the start side of the content area to
 // its absolute left edge: the page is mirrored for RTL.
-func (p *PDFWriter) xs(off, w float64) float64 {
+func (p *Writer) xs(off, w float64) float64 {
 	if p.rtl {
 		return pageW - margin - off - w
 	}
 	return margin + off
 }
 
-func (p *PDFWriter) newPage() {
+func (p *Writer) newPage() {
 	p.pdf.AddPage()
 	p.pages++
 	// Draw at once: SetPage counts content streams, which gopdf creates
@@ -430,30 +435,30 @@ func (p *PDFWriter) newPage() {
 }
 
 // ensure starts a new page unless h points fit below y.
-func (p *PDFWriter) ensure(h float64) {
+func (p *Writer) ensure(h float64) {
 	if p.y+h > bottomY {
 		p.newPage()
 	}
 }
 
 // rule draws a horizontal line across the content area.
-func (p *PDFWriter) rule(y, width float64, gray uint8) {
+func (p *Writer) rule(y, width float64, gray uint8) {
 	p.pdf.SetLineWidth(width)
 	p.pdf.SetStrokeColor(gray, gray, gray)
 	p.pdf.Line(margin, y, pageW-margin, y)
 }
 
-func (p *PDFWriter) fill(x, y, w, h float64, r, g, b uint8) {
+func (p *Writer) fill(x, y, w, h float64, r, g, b uint8) {
 	p.pdf.SetFillColor(r, g, b)
 	p.pdf.RectFromUpperLeftWithStyle(x, y, w, h, "F")
 }
 
-func (p *PDFWriter) heading(s string) {
+func (p *Writer) heading(s string) {
 	p.text(margin, p.y, contentW, 18, s, p.start(), true, 11.5)
 	p.y += 20
 }
 
-func (p *PDFWriter) summary(figs []Figure) {
+func (p *Writer) summary(figs []model.Figure) {
 	const labelW, valueW, h = 220.0, 130.0, 14.0
 	p.ensure(20 + 2*h)
 	p.heading(p.label("summary", "Summary"))
@@ -472,7 +477,7 @@ func (p *PDFWriter) summary(figs []Figure) {
 
 // beginTable lays out cols over the content width and draws the header,
 // which newPage repeats until inTable is cleared.
-func (p *PDFWriter) beginTable(cols []Column) {
+func (p *Writer) beginTable(cols []model.Column) {
 	sum := 0.0
 	for _, c := range cols {
 		sum += colWidth(c)
@@ -489,7 +494,7 @@ func (p *PDFWriter) beginTable(cols []Column) {
 	p.header()
 }
 
-func colWidth(c Column) float64 {
+func colWidth(c model.Column) float64 {
 	switch {
 	case c.Width <= 0:
 		return 12
@@ -499,7 +504,7 @@ func colWidth(c Column) float64 {
 	return c.Width
 }
 
-func (p *PDFWriter) header() {
+func (p *Writer) header() {
 	p.fill(margin, p.y, contentW, headH, 222, 228, 238)
 	for _, c := range p.cols {
 		p.text(c.x+cellPad, p.y, c.w-2*cellPad, headH, c.col.Heading, p.align(c.col.Kind), true, tableSize)
@@ -507,16 +512,16 @@ func (p *PDFWriter) header() {
 	p.y += headH
 }
 
-func (p *PDFWriter) align(k Kind) int {
+func (p *Writer) align(k model.Kind) int {
 	switch k {
-	case KindInteger, KindMoney, KindPercent:
+	case model.KindInteger, model.KindMoney, model.KindPercent:
 		return p.end()
 	}
 	return p.start()
 }
 
 // row draws one table row; a null first cell shows first instead.
-func (p *PDFWriter) row(vals []Value, bold bool, first string) {
+func (p *Writer) row(vals []model.Value, bold bool, first string) {
 	p.ensure(rowH)
 	if p.zebra {
 		p.fill(margin, p.y, contentW, rowH, 245, 246, 248)
@@ -536,15 +541,15 @@ func (p *PDFWriter) row(vals []Value, bold bool, first string) {
 }
 
 // format returns v as the PDF shows a value of kind k.
-func (p *PDFWriter) format(k Kind, decimals int, v Value) string {
+func (p *Writer) format(k model.Kind, decimals int, v model.Value) string {
 	if v.Null {
 		return ""
 	}
 	b := p.buf[:0]
 	switch k {
-	case KindMoney:
+	case model.KindMoney:
 		b = appendMoney(b, v, decimals)
-	case KindInteger:
+	case model.KindInteger:
 		t := v.Text
 		if t == "" {
 			t = strconv.FormatInt(int64(math.Round(v.Num)), 10)
@@ -553,7 +558,7 @@ func (p *PDFWriter) format(k Kind, decimals int, v Value) string {
 		if b, ok = appendDecimal(b, t, 0); !ok {
 			b = append(b[:0], v.Text...)
 		}
-	case KindPercent:
+	case model.KindPercent:
 		// the shortest text of the float, then decimal rounding: 0.0425 is 4.3%
 		var ok bool
 		if b, ok = appendDecimal(b, strconv.FormatFloat(v.Num*100, 'f', -1, 64), max(decimals, 0)); !ok {
@@ -569,7 +574,7 @@ func (p *PDFWriter) format(k Kind, decimals int, v Value) string {
 
 // appendMoney formats the exact decimal text of a money value; only when
 // the text is missing is the float used (its shortest representation).
-func appendMoney(b []byte, v Value, decimals int) []byte {
+func appendMoney(b []byte, v model.Value, decimals int) []byte {
 	t := v.Text
 	if t == "" {
 		t = strconv.FormatFloat(v.Num, 'f', -1, 64)
@@ -659,7 +664,7 @@ func allDigits(s string) bool {
 // top+h], aligned visually, truncated with "…" when too wide. The string
 // goes through arabic.Visual; each run is drawn in its font, falling back
 // per character to the other font.
-func (p *PDFWriter) text(x, top, w, h float64, s string, align int, bold bool, size float64) {
+func (p *Writer) text(x, top, w, h float64, s string, align int, bold bool, size float64) {
 	if s == "" || p.err != nil || w <= 0 {
 		return
 	}
@@ -696,7 +701,7 @@ func (p *PDFWriter) text(x, top, w, h float64, s string, align int, bold bool, s
 
 // layout splits s into segments of one font in visual order (into p.segs)
 // and returns its width at font size 1.
-func (p *PDFWriter) layout(s string, bold bool) float64 {
+func (p *Writer) layout(s string, bold bool) float64 {
 	p.segs = p.segs[:0]
 	b := 0
 	if bold {
@@ -745,7 +750,7 @@ func (p *PDFWriter) layout(s string, bold bool) float64 {
 
 // truncate lays out the longest prefix of s (logical order) followed by
 // "…" that fits in w (at font size 1) and returns its width.
-func (p *PDFWriter) truncate(s string, w float64, bold bool) float64 {
+func (p *Writer) truncate(s string, w float64, bold bool) float64 {
 	rs := []rune(s)
 	cut := func(n int) string {
 		return withEllipsis(strings.TrimRightFunc(string(rs[:n]), unicode.IsSpace))
@@ -781,7 +786,7 @@ func withEllipsis(s string) string {
 }
 
 // glyph reports whether font has r and its advance at size 1, cached.
-func (p *PDFWriter) glyph(r rune, font int) glyphInfo {
+func (p *Writer) glyph(r rune, font int) glyphInfo {
 	k := glyphKey{r, font}
 	if gi, ok := p.glyphs[k]; ok {
 		return gi
@@ -801,7 +806,7 @@ func (p *PDFWriter) glyph(r rune, font int) glyphInfo {
 	return gi
 }
 
-func (p *PDFWriter) setFont(font int, size float64) {
+func (p *Writer) setFont(font int, size float64) {
 	if font == p.curFont {
 		if size != p.curSize {
 			p.pdf.SetFontSize(size)
@@ -824,7 +829,7 @@ var (
 )
 
 // chart draws collections and disbursements per day as paired bars.
-func (p *PDFWriter) chart(days []DailyPoint) {
+func (p *Writer) chart(days []model.DailyPoint) {
 	const (
 		axisW = 52.0  // tick labels
 		plotH = 150.0 // bars
@@ -952,9 +957,9 @@ func tickLabel(v, step float64) string {
 	return string(b)
 }
 
-// loadPDFFonts reads the embedded fonts once, with their nested composite
-// glyphs flattened. The data is shared read-only by every PDFWriter.
-var loadPDFFonts = sync.OnceValues(func() ([numFonts][]byte, error) {
+// loadFonts reads the embedded fonts once, with their nested composite
+// glyphs flattened. The data is shared read-only by every Writer.
+var loadFonts = sync.OnceValues(func() ([numFonts][]byte, error) {
 	var fonts [numFonts][]byte
 	for i, f := range fontFiles {
 		data, err := fs.ReadFile(templates.FS, f.file)
