@@ -6,7 +6,6 @@ package pdf
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"github.com/signintech/gopdf"
 
 	"lms-backup/report/arabic"
+	"lms-backup/report/font"
 	"lms-backup/templates"
 )
 
@@ -966,228 +966,9 @@ var loadFonts = sync.OnceValues(func() ([numFonts][]byte, error) {
 		if err != nil {
 			return fonts, fmt.Errorf("pdf: load font: %w", err)
 		}
-		if fonts[i], err = flattenComposites(data); err != nil {
+		if fonts[i], err = font.Flatten(data); err != nil {
 			return fonts, fmt.Errorf("pdf: load font %s: %w", f.file, err)
 		}
 	}
 	return fonts, nil
 })
-
-// TrueType composite glyph flags.
-const (
-	cgArgsAreWords   = 0x0001
-	cgArgsAreXY      = 0x0002
-	cgHasScale       = 0x0008
-	cgMoreComponents = 0x0020
-	cgXYScale        = 0x0040
-	cgTwoByTwo       = 0x0080
-	cgInstructions   = 0x0100
-	cgUseMyMetrics   = 0x0200
-	cgAnyScale       = cgHasScale | cgXYScale | cgTwoByTwo
-)
-
-type glyphComponent struct {
-	flags  uint16
-	glyph  uint16
-	dx, dy int
-	scale  []byte // 0, 2, 4 or 8 bytes as in the font
-}
-
-// flattenComposites works around gopdf v0.33's subsetter, which adds the
-// components of the glyphs used but not the components of those
-// components: Noto Naskh Arabic builds its dotted letters as composites of
-// a dotless letter and a dots glyph that is itself a composite, so every
-// dot vanished from the PDF. It returns font with such glyphs rewritten to
-// refer to their leaf glyphs directly (translations added; a scaled outer
-// component is left alone). The new glyf and loca tables (long offsets)
-// are appended to the file and the table directory points at them; font
-// is returned unchanged when nothing needs flattening.
-func flattenComposites(font []byte) ([]byte, error) {
-	errBad := errors.New("malformed TrueType font")
-	if len(font) < 12 {
-		return nil, errBad
-	}
-	u16 := func(off int) int { return int(binary.BigEndian.Uint16(font[off:])) }
-	numTables := u16(4)
-	if len(font) < 12+16*numTables {
-		return nil, errBad
-	}
-	dir := map[string]int{} // tag -> offset of its directory entry
-	for i := range numTables {
-		e := 12 + 16*i
-		off, n := binary.BigEndian.Uint32(font[e+8:]), binary.BigEndian.Uint32(font[e+12:])
-		if uint64(off)+uint64(n) > uint64(len(font)) {
-			return nil, errBad
-		}
-		dir[string(font[e:e+4])] = e
-	}
-	table := func(tag string) []byte {
-		e, ok := dir[tag]
-		if !ok {
-			return nil
-		}
-		off, n := binary.BigEndian.Uint32(font[e+8:]), binary.BigEndian.Uint32(font[e+12:])
-		return font[off : off+n]
-	}
-	head, maxp, loca, glyf := table("head"), table("maxp"), table("loca"), table("glyf")
-	if glyf == nil {
-		return font, nil // not a glyf-based font; nothing to do
-	}
-	if len(head) < 54 || len(maxp) < 6 {
-		return nil, errBad
-	}
-	numGlyphs := int(binary.BigEndian.Uint16(maxp[4:]))
-	long := binary.BigEndian.Uint16(head[50:]) != 0
-	offsets := make([]int, numGlyphs+1)
-	for g := range offsets {
-		var o int
-		if long {
-			if len(loca) < 4*(g+1) {
-				return nil, errBad
-			}
-			o = int(binary.BigEndian.Uint32(loca[4*g:]))
-		} else {
-			if len(loca) < 2*(g+1) {
-				return nil, errBad
-			}
-			o = 2 * int(binary.BigEndian.Uint16(loca[2*g:]))
-		}
-		if o > len(glyf) || g > 0 && o < offsets[g-1] {
-			return nil, errBad
-		}
-		offsets[g] = o
-	}
-	data := func(g int) []byte {
-		if g >= numGlyphs {
-			return nil
-		}
-		return glyf[offsets[g]:offsets[g+1]]
-	}
-	// components returns the components of composite glyph g, or nil.
-	components := func(g int) []glyphComponent {
-		d := data(g)
-		if len(d) < 10 || int16(binary.BigEndian.Uint16(d)) >= 0 {
-			return nil
-		}
-		var cs []glyphComponent
-		for o := 10; o+4 <= len(d); {
-			c := glyphComponent{flags: binary.BigEndian.Uint16(d[o:]), glyph: binary.BigEndian.Uint16(d[o+2:])}
-			o += 4
-			if c.flags&cgArgsAreWords != 0 {
-				if o+4 > len(d) {
-					return nil
-				}
-				c.dx, c.dy = int(int16(binary.BigEndian.Uint16(d[o:]))), int(int16(binary.BigEndian.Uint16(d[o+2:])))
-				o += 4
-			} else {
-				if o+2 > len(d) {
-					return nil
-				}
-				c.dx, c.dy = int(int8(d[o])), int(int8(d[o+1]))
-				o += 2
-			}
-			n := 0
-			switch {
-			case c.flags&cgHasScale != 0:
-				n = 2
-			case c.flags&cgXYScale != 0:
-				n = 4
-			case c.flags&cgTwoByTwo != 0:
-				n = 8
-			}
-			if o+n > len(d) {
-				return nil
-			}
-			c.scale = d[o : o+n]
-			o += n
-			cs = append(cs, c)
-			if c.flags&cgMoreComponents == 0 {
-				return cs
-			}
-		}
-		return nil // ran off the end: leave the glyph alone
-	}
-	// leaves returns the components of g with composite components
-	// replaced by their own (recursively), and whether anything changed.
-	var leaves func(g, depth int) ([]glyphComponent, bool)
-	leaves = func(g, depth int) ([]glyphComponent, bool) {
-		cs := components(g)
-		if cs == nil || depth > 8 {
-			return cs, false
-		}
-		changed := false
-		out := make([]glyphComponent, 0, len(cs))
-		for _, c := range cs {
-			inner, _ := leaves(int(c.glyph), depth+1)
-			if inner == nil || c.flags&cgArgsAreXY == 0 || c.flags&cgAnyScale != 0 {
-				out = append(out, c)
-				continue
-			}
-			for _, ic := range inner {
-				if ic.flags&cgArgsAreXY == 0 {
-					return cs, false // point matching: keep g as it is
-				}
-				ic.dx += c.dx
-				ic.dy += c.dy
-				if ic.dx != int(int16(ic.dx)) || ic.dy != int(int16(ic.dy)) {
-					return cs, false
-				}
-				out = append(out, ic)
-			}
-			changed = true
-		}
-		return out, changed
-	}
-
-	newGlyf := make([]byte, 0, len(glyf)+len(glyf)/8)
-	newLoca := make([]byte, 0, 4*(numGlyphs+1))
-	anyChanged := false
-	for g := range numGlyphs {
-		newLoca = binary.BigEndian.AppendUint32(newLoca, uint32(len(newGlyf)))
-		d := data(g)
-		if cs, changed := leaves(g, 0); changed {
-			anyChanged = true
-			newGlyf = append(newGlyf, d[:10]...) // numberOfContours -1 and bounding box
-			for i, c := range cs {
-				f := c.flags&^(cgMoreComponents|cgInstructions|cgUseMyMetrics) | cgArgsAreWords | cgArgsAreXY
-				if i < len(cs)-1 {
-					f |= cgMoreComponents
-				}
-				newGlyf = binary.BigEndian.AppendUint16(newGlyf, f)
-				newGlyf = binary.BigEndian.AppendUint16(newGlyf, c.glyph)
-				newGlyf = binary.BigEndian.AppendUint16(newGlyf, uint16(int16(c.dx)))
-				newGlyf = binary.BigEndian.AppendUint16(newGlyf, uint16(int16(c.dy)))
-				newGlyf = append(newGlyf, c.scale...)
-			}
-		} else {
-			newGlyf = append(newGlyf, d...)
-		}
-		for len(newGlyf)%4 != 0 {
-			newGlyf = append(newGlyf, 0)
-		}
-	}
-	if !anyChanged {
-		return font, nil
-	}
-	newLoca = binary.BigEndian.AppendUint32(newLoca, uint32(len(newGlyf)))
-
-	out := make([]byte, len(font), len(font)+3+len(newGlyf)+len(newLoca))
-	copy(out, font)
-	for len(out)%4 != 0 {
-		out = append(out, 0)
-	}
-	setEntry := func(tag string, b []byte) {
-		e := dir[tag]
-		binary.BigEndian.PutUint32(out[e+8:], uint32(len(out)))
-		binary.BigEndian.PutUint32(out[e+12:], uint32(len(b)))
-		out = append(out, b...)
-	}
-	setEntry("glyf", newGlyf)
-	if _, ok := dir["loca"]; !ok {
-		return nil, errBad
-	}
-	setEntry("loca", newLoca)
-	headOff := binary.BigEndian.Uint32(font[dir["head"]+8:])
-	binary.BigEndian.PutUint16(out[headOff+50:], 1) // indexToLocFormat: long
-	return out, nil
-}
