@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"lms-backup/report/model"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"lms-backup/fixture"
 	"lms-backup/internal/testdb"
+	"lms-backup/report/model"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }

@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"lms-backup/report/model"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"lms-backup/paginate"
+	"lms-backup/report/model"
 
 	"lms-backup/dbconn"
 	"lms-backup/internal/sqlident"

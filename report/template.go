@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"lms-backup/report/model"
 	"os"
 	"regexp"
 	"strings"
 
+	"lms-backup/report/model"
 	"lms-backup/templates"
 )
 

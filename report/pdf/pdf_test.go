@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"lms-backup/report/model"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"lms-backup/report/model"
 )
 
 var pdfKeep = flag.Bool("pdf.keep", false, "keep the PDFs and PNGs of the PDF tests in testdata/pdf/out")

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"lms-backup/report/model"
 	"math"
 	"slices"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 
 	"lms-backup/report/arabic"
 	"lms-backup/report/font"
+	"lms-backup/report/model"
 	"lms-backup/templates"
 )
 

@@ -5,24 +5,20 @@
 package xlsx
 
 import (
-	"archive/zip"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"lms-backup/report/model"
 	"math"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/xuri/excelize/v2"
+
+	"lms-backup/report/model"
 )
 
 // Excel limits.
@@ -33,11 +29,6 @@ const (
 	maxDecimals  = 6       // decimals we keep styles for
 	maxColWidth  = 255
 )
-
-// zip64Threshold is the uncompressed entry size from which archive/zip
-// switches an entry to ZIP64. A variable so tests can exercise the header
-// fix without writing 4 GiB.
-var zip64Threshold int64 = math.MaxUint32
 
 // Options configures a Writer. The zero value is usable.
 type Options struct {
@@ -574,68 +565,6 @@ func (w *Writer) closeSheet(totals []model.Value) error {
 	return nil
 }
 
-// spillBytes is how much sheet XML may collect in memory before it
-// moves to the sheet's temp file (excelize itself waits for 16 MiB, and
-// keeps a finished sheet below that in memory until the workbook is
-// written: with five parts that is up to 80 MiB).
-const spillBytes = 1 << 20
-
-// spill moves the buffered XML of sw to its temp file (creating it in
-// dir, where excelize's own Close removes it) when at least min bytes are
-// buffered. It reaches into excelize v2.10's unexported bufferedWriter
-// {tmpDir, tmp *os.File, buf bytes.Buffer}; if the layout differs it does
-// nothing, and TestXLSXMemory fails.
-func spill(sw *excelize.StreamWriter, dir string, min int) error {
-	rd := reflect.ValueOf(sw).Elem().FieldByName("rawData")
-	if !rd.IsValid() || rd.Kind() != reflect.Struct {
-		return nil
-	}
-	tmp, buf := rd.FieldByName("tmp"), rd.FieldByName("buf")
-	if !tmp.IsValid() || tmp.Type() != reflect.TypeFor[*os.File]() || !tmp.CanAddr() ||
-		!buf.IsValid() || buf.Type() != reflect.TypeFor[bytes.Buffer]() || !buf.CanAddr() {
-		return nil
-	}
-	b := (*bytes.Buffer)(unsafe.Pointer(buf.UnsafeAddr()))
-	if b.Len() < min || (min > 0 && b.Len() == 0) {
-		return nil
-	}
-	f := (**os.File)(unsafe.Pointer(tmp.UnsafeAddr()))
-	if *f == nil {
-		t, err := os.CreateTemp(dir, "excelize-")
-		if err != nil {
-			return err
-		}
-		*f = t
-	}
-	_, err := b.WriteTo(*f)
-	return err
-}
-
-// releaseStreamBuffer frees the in-memory buffer of a flushed
-// StreamWriter whose XML has spilled to its temp file. excelize v2.10
-// keeps that buffer (bytes.Buffer.Reset keeps the capacity, 16-20 MiB)
-// until File.Close, so without this every spilled sheet adds ~20 MiB to
-// the heap until the workbook is written (measured: 4 sheets of 150,000
-// rows peaked at 148 MiB). The buffer is an unexported field: if a later
-// excelize changes its layout this does nothing, and TestXLSXMemory's
-// several-sheet case fails.
-func releaseStreamBuffer(sw *excelize.StreamWriter) {
-	rd := reflect.ValueOf(sw).Elem().FieldByName("rawData")
-	if !rd.IsValid() || rd.Kind() != reflect.Struct {
-		return
-	}
-	tmp, buf := rd.FieldByName("tmp"), rd.FieldByName("buf")
-	if !tmp.IsValid() || tmp.Type() != reflect.TypeFor[*os.File]() || tmp.IsNil() {
-		return // not spilled: the buffer holds the sheet
-	}
-	if !buf.IsValid() || buf.Type() != reflect.TypeFor[bytes.Buffer]() || !buf.CanAddr() {
-		return
-	}
-	if b := (*bytes.Buffer)(unsafe.Pointer(buf.UnsafeAddr())); b.Len() == 0 {
-		*b = bytes.Buffer{}
-	}
-}
-
 // Row writes one row of the current part, continuing on a new sheet when
 // the current one is full.
 func (w *Writer) Row(vals []model.Value) error {
@@ -760,103 +689,4 @@ func (w *Writer) Discard() {
 	if w.f != nil {
 		w.f.Close()
 	}
-}
-
-// zipOut is the excelize.ZipWriter Close uses: an archive/zip writer on
-// the output that remembers where each entry's local header is. Go's
-// archive/zip marks a streamed entry as ZIP64 (version 4.5) only in the
-// central directory; Excel rejects a local header that still says 2.0.
-// excelize patches this in its in-memory buffer (writeZip64LFH), which we
-// bypass, so zipOut patches the output in place instead (it must be an
-// io.WriterAt and io.Seeker, as *os.File is).
-type zipOut struct {
-	out  io.Writer
-	cw   countWriter
-	zw   *zip.Writer
-	base int64 // out's position before the zip, when seekable
-	seek bool
-	cur  *countWriter // uncompressed bytes of the open entry
-	hdr  int64        // offset of the open entry's local header
-	big  []int64      // local headers of entries over zip64Threshold
-	err  error
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func newZipOut(out io.Writer) *zipOut {
-	z := &zipOut{out: out, cw: countWriter{w: out}}
-	if s, ok := out.(io.Seeker); ok {
-		if _, ok := out.(io.WriterAt); ok {
-			if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
-				z.base, z.seek = pos, true
-			}
-		}
-	}
-	z.zw = zip.NewWriter(&z.cw)
-	return z
-}
-
-func (z *zipOut) endEntry() {
-	if z.cur != nil && z.cur.n >= zip64Threshold {
-		z.big = append(z.big, z.hdr)
-	}
-	z.cur = nil
-}
-
-// Create starts an entry. The local header is flushed to out right away so
-// its offset is known: it ends at the count and is 30 bytes plus the name
-// (no extra field, as Modified is left zero).
-func (z *zipOut) Create(name string) (io.Writer, error) {
-	z.endEntry()
-	fw, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
-	if err == nil {
-		err = z.zw.Flush()
-	}
-	if err != nil {
-		return nil, z.setErr(err)
-	}
-	z.hdr = z.cw.n - 30 - int64(len(name))
-	z.cur = &countWriter{w: fw}
-	return z.cur, nil
-}
-
-func (z *zipOut) AddFS(fsys fs.FS) error {
-	z.endEntry()
-	return z.setErr(z.zw.AddFS(fsys))
-}
-
-func (z *zipOut) Close() error {
-	z.endEntry()
-	if err := z.zw.Close(); err != nil {
-		return z.setErr(err)
-	}
-	if len(z.big) == 0 {
-		return nil
-	}
-	if !z.seek {
-		return z.setErr(errors.New("a sheet is over 4 GiB and needs ZIP64, which Excel accepts only with local headers patched in a seekable output; lower the rows per sheet"))
-	}
-	wa := z.out.(io.WriterAt)
-	for _, off := range z.big {
-		if _, err := wa.WriteAt([]byte{45, 0}, z.base+off+4); err != nil {
-			return z.setErr(fmt.Errorf("patch zip64 header: %w", err))
-		}
-	}
-	return nil
-}
-
-func (z *zipOut) setErr(err error) error {
-	if err != nil && z.err == nil {
-		z.err = err
-	}
-	return err
 }

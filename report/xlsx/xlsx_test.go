@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"lms-backup/report/model"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"lms-backup/report/model"
 )
 
 func xlsxTestMeta(rtl bool) *model.Meta {
