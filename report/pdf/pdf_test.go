@@ -302,30 +302,3 @@ func TestPDFArabic(t *testing.T) {
 	}
 	keepPDF(t, "ar-1.png", png)
 }
-
-func TestPDFAppendDecimal(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		dec  int
-		want string
-		ok   bool
-	}{
-		{"1234567.125", 3, "1,234,567.125", true},
-		{"1234567.1", 3, "1,234,567.100", true},
-		{"999.9995", 3, "1,000.000", true},
-		{"-0.0001", 3, "0.000", true},
-		{"-1234", 0, "-1,234", true},
-		{"+12.5", 0, "13", true},
-		{"000123", 0, "123", true},
-		{".5", 2, "0.50", true},
-		{"1e5", 0, "", false},
-		{"", 0, "", false},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, ok := appendDecimal(nil, tc.in, tc.dec)
-			if ok != tc.ok || string(got) != tc.want {
-				t.Errorf("appendDecimal(%q, %d) = %q, %v; want %q, %v", tc.in, tc.dec, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}

@@ -22,6 +22,7 @@ import (
 
 	"lms-backup/report/arabic"
 	"lms-backup/report/font"
+	"lms-backup/report/format"
 	"lms-backup/report/model"
 	"lms-backup/templates"
 )
@@ -540,124 +541,17 @@ func (p *Writer) row(vals []model.Value, bold bool, first string) {
 	p.y += rowH
 }
 
-// format returns v as the PDF shows a value of kind k.
+// format returns v as the PDF shows a value of kind k (see
+// format.AppendValue). The result does not alias p.buf.
 func (p *Writer) format(k model.Kind, decimals int, v model.Value) string {
-	if v.Null {
+	switch {
+	case v.Null:
 		return ""
+	case k != model.KindMoney && k != model.KindInteger && k != model.KindPercent:
+		return v.Text // text, date, datetime: the text as given
 	}
-	b := p.buf[:0]
-	switch k {
-	case model.KindMoney:
-		b = appendMoney(b, v, decimals)
-	case model.KindInteger:
-		t := v.Text
-		if t == "" {
-			t = strconv.FormatInt(int64(math.Round(v.Num)), 10)
-		}
-		var ok bool
-		if b, ok = appendDecimal(b, t, 0); !ok {
-			b = append(b[:0], v.Text...)
-		}
-	case model.KindPercent:
-		// the shortest text of the float, then decimal rounding: 0.0425 is 4.3%
-		var ok bool
-		if b, ok = appendDecimal(b, strconv.FormatFloat(v.Num*100, 'f', -1, 64), max(decimals, 0)); !ok {
-			b = strconv.AppendFloat(b[:0], v.Num*100, 'f', max(decimals, 0), 64) // NaN, ±Inf
-		}
-		b = append(b, '%')
-	default: // text, date, datetime: the text as given
-		return v.Text
-	}
-	p.buf = b
-	return string(b)
-}
-
-// appendMoney formats the exact decimal text of a money value; only when
-// the text is missing is the float used (its shortest representation).
-func appendMoney(b []byte, v model.Value, decimals int) []byte {
-	t := v.Text
-	if t == "" {
-		t = strconv.FormatFloat(v.Num, 'f', -1, 64)
-	}
-	out, ok := appendDecimal(b, t, max(decimals, 0))
-	if !ok {
-		return append(b[:0], v.Text...)
-	}
-	return out
-}
-
-// appendDecimal appends the decimal number s (optional sign, digits,
-// optional fraction) rounded half away from zero to decimals places, with
-// thousands separators. It reports false if s is not such a number.
-func appendDecimal(b []byte, s string, decimals int) ([]byte, bool) {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	ip, fp, _ := strings.Cut(s, ".")
-	if ip == "" && fp == "" || !allDigits(ip) || !allDigits(fp) {
-		return b, false
-	}
-	// digits = integer part followed by exactly `decimals` fraction digits
-	var dbuf [64]byte
-	digits := append(dbuf[:0], ip...)
-	if len(fp) > decimals {
-		digits = append(digits, fp[:decimals]...)
-		if fp[decimals] >= '5' { // round up
-			i := len(digits) - 1
-			for ; i >= 0 && digits[i] == '9'; i-- {
-				digits[i] = '0'
-			}
-			if i >= 0 {
-				digits[i]++
-			} else {
-				digits = append([]byte{'1'}, digits...)
-			}
-		}
-	} else {
-		digits = append(digits, fp...)
-		for n := len(fp); n < decimals; n++ {
-			digits = append(digits, '0')
-		}
-	}
-	intDigits := digits[:len(digits)-decimals]
-	for len(intDigits) > 1 && intDigits[0] == '0' {
-		intDigits = intDigits[1:]
-	}
-	if len(intDigits) == 0 {
-		intDigits = []byte{'0'}
-	}
-	zero := true
-	for _, d := range digits {
-		if d != '0' {
-			zero = false
-			break
-		}
-	}
-	if neg && !zero {
-		b = append(b, '-')
-	}
-	for i, d := range intDigits {
-		if i > 0 && (len(intDigits)-i)%3 == 0 {
-			b = append(b, ',')
-		}
-		b = append(b, d)
-	}
-	if decimals > 0 {
-		b = append(b, '.')
-		b = append(b, digits[len(digits)-decimals:]...)
-	}
-	return b, true
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	p.buf = format.AppendValue(p.buf[:0], k, decimals, v)
+	return string(p.buf)
 }
 
 // text draws s on one line inside the box [x, x+w] of the row [top,
@@ -953,7 +847,7 @@ func tickLabel(v, step float64) string {
 	if step*math.Pow10(dec) != math.Trunc(step*math.Pow10(dec)) {
 		dec++
 	}
-	b, _ := appendDecimal(nil, strconv.FormatFloat(v, 'f', dec, 64), dec)
+	b, _ := format.AppendDecimal(nil, strconv.FormatFloat(v, 'f', dec, 64), dec)
 	return string(b)
 }
 
