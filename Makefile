@@ -46,6 +46,8 @@ fuzz:
 	$(GO) test ./restore -run XXX -fuzz FuzzRows -fuzztime 30s
 	$(GO) test ./internal/sqlident -run XXX -fuzz FuzzQuote -fuzztime 30s
 	$(GO) test ./report/arabic -run XXX -fuzz FuzzVisual -fuzztime 30s
+	$(GO) test ./report/font -run XXX -fuzz FuzzFlatten -fuzztime 30s
+	$(GO) test ./report/format -run XXX -fuzz FuzzAppendDecimal -fuzztime 30s
 
 clean:
 	rm -rf bin

@@ -11,6 +11,9 @@ import (
 	"lms-backup/atomicfile"
 	"lms-backup/dbconn"
 	"lms-backup/report"
+	"lms-backup/report/model"
+	"lms-backup/report/pdf"
+	"lms-backup/report/xlsx"
 )
 
 func reportCommand(env *appEnv) *cli.Command {
@@ -100,7 +103,7 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 	defer db.Close()
 
 	var files []*atomicfile.File
-	var writers []report.Writer
+	var writers []model.Writer
 	closed := false
 	defer func() {
 		if !closed { // a failed run: release the writers' temp files and pages
@@ -125,9 +128,9 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 		if f == "xlsx" {
 			// Sheet data goes to temp files next to the report, not to /tmp
 			// (often a tmpfs, which is memory).
-			writers = append(writers, report.NewXLSX(outputFile{file}, report.XLSXOptions{TmpDir: out}))
+			writers = append(writers, xlsx.New(outputFile{file}, xlsx.Options{TmpDir: out}))
 		} else {
-			writers = append(writers, report.NewPDF(outputWriter{file}, report.PDFOptions{MaxRows: c.Int("pdf-max-rows")}))
+			writers = append(writers, pdf.New(outputWriter{file}, pdf.Options{MaxRows: c.Int("pdf-max-rows")}))
 		}
 	}
 	log := e.log.With("component", "report", "database", conn.Database, "month", opts.Month)

@@ -14,33 +14,34 @@ import (
 
 	"lms-backup/fixture"
 	"lms-backup/internal/testdb"
+	"lms-backup/report/model"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// capture is a Writer that keeps what it is given, for checking figures.
+// capture is a model.Writer that keeps what it is given, for checking figures.
 type capture struct {
-	meta   *Meta
-	parts  []*Part
-	rows   map[string][][]Value
-	totals map[string][]Value
+	meta   *model.Meta
+	parts  []*model.Part
+	rows   map[string][][]model.Value
+	totals map[string][]model.Value
 	counts map[string]int64
-	cur    *Part
+	cur    *model.Part
 	closed bool
 }
 
-var _ Writer = (*capture)(nil)
+var _ model.Writer = (*capture)(nil)
 
-func (c *capture) Begin(m *Meta) error {
-	c.meta, c.rows, c.totals, c.counts = m, map[string][][]Value{}, map[string][]Value{}, map[string]int64{}
+func (c *capture) Begin(m *model.Meta) error {
+	c.meta, c.rows, c.totals, c.counts = m, map[string][][]model.Value{}, map[string][]model.Value{}, map[string]int64{}
 	return nil
 }
-func (c *capture) StartPart(p *Part) error { c.parts, c.cur = append(c.parts, p), p; return nil }
-func (c *capture) Row(v []Value) error {
-	c.rows[c.cur.Key] = append(c.rows[c.cur.Key], append([]Value(nil), v...))
+func (c *capture) StartPart(p *model.Part) error { c.parts, c.cur = append(c.parts, p), p; return nil }
+func (c *capture) Row(v []model.Value) error {
+	c.rows[c.cur.Key] = append(c.rows[c.cur.Key], append([]model.Value(nil), v...))
 	return nil
 }
-func (c *capture) EndPart(t []Value, n int64) error {
+func (c *capture) EndPart(t []model.Value, n int64) error {
 	c.totals[c.cur.Key], c.counts[c.cur.Key] = t, n
 	return nil
 }
@@ -59,7 +60,7 @@ func loanDB(t *testing.T) (*sql.DB, string) {
 	return srv.Open(t, name), name
 }
 
-func figure(t *testing.T, m *Meta, key string) Value {
+func figure(t *testing.T, m *model.Meta, key string) model.Value {
 	t.Helper()
 	for _, f := range m.Summary {
 		if f.Key == key {
@@ -67,7 +68,7 @@ func figure(t *testing.T, m *Meta, key string) Value {
 		}
 	}
 	t.Fatalf("no figure %q", key)
-	return Value{}
+	return model.Value{}
 }
 
 func q(t *testing.T, db *sql.DB, query string, args ...any) string {
@@ -82,7 +83,7 @@ func q(t *testing.T, db *sql.DB, query string, args ...any) string {
 	return s.String
 }
 
-func sameNumber(t *testing.T, what string, got Value, want string) {
+func sameNumber(t *testing.T, what string, got model.Value, want string) {
 	t.Helper()
 	w, _ := strconv.ParseFloat(want, 64)
 	if math.Abs(got.Num-w) > 1e-6 {
@@ -103,7 +104,7 @@ func TestFiguresAgainstIndependentSQL(t *testing.T) {
 	for _, month := range []string{"2022-07", "2024-03", "2019-05"} {
 		t.Run(month, func(t *testing.T) {
 			c := &capture{}
-			res, err := Run(context.Background(), db, tpl, Options{Month: month, Lang: "en", PageRows: func() int { return 333 }}, name, []Writer{c}, nil)
+			res, err := Run(context.Background(), db, tpl, Options{Month: month, Lang: "en", PageRows: func() int { return 333 }}, name, []model.Writer{c}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,8 +199,8 @@ func TestFiguresAgainstIndependentSQL(t *testing.T) {
 			if res.Rows["portfolio"] != withBalance {
 				t.Errorf("portfolio part has %d loans, Go counts %d with a balance", res.Rows["portfolio"], withBalance)
 			}
-			sameNumber(t, "disbursed part rows", Value{Num: float64(res.Rows["disbursed"])}, figure(t, m, "loans_disbursed").Text)
-			sameNumber(t, "payments part rows", Value{Num: float64(res.Rows["payments"])}, figure(t, m, "payments_received").Text)
+			sameNumber(t, "disbursed part rows", model.Value{Num: float64(res.Rows["disbursed"])}, figure(t, m, "loans_disbursed").Text)
+			sameNumber(t, "payments part rows", model.Value{Num: float64(res.Rows["payments"])}, figure(t, m, "payments_received").Text)
 			sameNumber(t, "payments part total", c.totals["payments"][3], figure(t, m, "amount_received").Text)
 			sameNumber(t, "disbursed part total", c.totals["disbursed"][2], figure(t, m, "principal_disbursed").Text)
 			if month == "2019-05" {
@@ -216,7 +217,7 @@ func TestFiguresAgainstIndependentSQL(t *testing.T) {
 			for _, p := range m.Daily {
 				daily += p.Collections
 			}
-			sameNumber(t, "daily collections sum", Value{Num: daily}, figure(t, m, "amount_received").Text)
+			sameNumber(t, "daily collections sum", model.Value{Num: daily}, figure(t, m, "amount_received").Text)
 		})
 	}
 }
@@ -227,7 +228,7 @@ func TestPartsAreOrderedAndComplete(t *testing.T) {
 	db, name := loanDB(t)
 	tpl, _ := LoadTemplate("")
 	c := &capture{}
-	if _, err := Run(context.Background(), db, tpl, Options{Month: "2023-11", Lang: "ar", PageRows: func() int { return 7 }}, name, []Writer{c}, nil); err != nil {
+	if _, err := Run(context.Background(), db, tpl, Options{Month: "2023-11", Lang: "ar", PageRows: func() int { return 7 }}, name, []model.Writer{c}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !c.meta.RTL || c.meta.Title != "تقرير القروض الشهري" {
@@ -282,7 +283,7 @@ func TestBadTemplates(t *testing.T) {
 					t.Fatalf("load: %v", err)
 				}
 				c := &capture{}
-				_, err = Run(context.Background(), db, tpl, Options{Month: "2024-03"}, name, []Writer{c}, nil)
+				_, err = Run(context.Background(), db, tpl, Options{Month: "2024-03"}, name, []model.Writer{c}, nil)
 				if c.meta != nil {
 					t.Error("a writer was started before the template was checked")
 				}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lms-backup/paginate"
+	"lms-backup/report/model"
 
 	"lms-backup/dbconn"
 	"lms-backup/internal/sqlident"
@@ -71,7 +72,7 @@ type Result struct {
 // summary and the detail parts agree. All SQL of the template is prepared
 // on the server before the first writer call, so a broken template fails
 // before any output.
-func Run(ctx context.Context, db *sql.DB, t *Template, o Options, database string, writers []Writer, log *slog.Logger) (*Result, error) {
+func Run(ctx context.Context, db *sql.DB, t *Template, o Options, database string, writers []model.Writer, log *slog.Logger) (*Result, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -179,114 +180,14 @@ func (t *Template) prepare(ctx context.Context, conn *sql.Conn, r *strings.Repla
 	return nil
 }
 
-// meta runs the summary, aging and daily queries.
-func (t *Template) meta(ctx context.Context, conn *sql.Conn, r *strings.Replacer, o Options, month time.Time, database string) (*Meta, bool, error) {
-	lang := o.Lang
-	m := &Meta{Title: t.Title[lang], Month: month, MonthText: o.Month, Lang: lang, RTL: lang == "ar",
-		Generated: o.Now(), Database: database, Labels: map[string]string{}}
-	for k, v := range t.Labels {
-		m.Labels[k] = v[lang]
-	}
-	empty := true
-	for _, f := range t.Summary {
-		var raw sql.NullString
-		if err := conn.QueryRowContext(ctx, r.Replace(f.SQL)).Scan(&raw); err != nil {
-			return nil, false, fmt.Errorf("summary %s: %w", f.Key, err)
-		}
-		v := toValue(f.Kind, []byte(raw.String), !raw.Valid)
-		if !v.Null && v.Num != 0 {
-			empty = false
-		}
-		m.Summary = append(m.Summary, Figure{Key: f.Key, Label: f.Label[lang], Kind: f.Kind, Decimals: f.Decimals, Value: v})
-	}
-
-	h := t.Aging.Headings[lang]
-	m.Aging = Table{Title: m.Labels["aging"], Columns: []Column{
-		{Key: "bucket", Heading: h[0], Kind: KindText, Width: 16},
-		{Key: "count", Heading: h[1], Kind: KindInteger, Width: 12, Total: true},
-		{Key: "amount", Heading: h[2], Kind: KindMoney, Decimals: 3, Width: 16, Total: true},
-	}}
-	counts := make([]int64, len(t.Aging.Buckets))
-	amounts := make([]string, len(t.Aging.Buckets))
-	rows, err := conn.QueryContext(ctx, r.Replace(t.Aging.SQL))
-	if err != nil {
-		return nil, false, fmt.Errorf("aging: %w", err)
-	}
-	for rows.Next() {
-		var b int
-		var n int64
-		var amt sql.NullString
-		if err := rows.Scan(&b, &n, &amt); err != nil {
-			rows.Close()
-			return nil, false, fmt.Errorf("aging: %w", err)
-		}
-		if b < 1 || b > len(counts) {
-			rows.Close()
-			return nil, false, fmt.Errorf("%w: %s: aging: the query returned bucket %d; the template has %d buckets", ErrTemplate, t.file, b, len(counts))
-		}
-		counts[b-1], amounts[b-1] = n, amt.String
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("aging: %w", err)
-	}
-	for i, b := range t.Aging.Buckets {
-		amt := amounts[i]
-		if amt == "" {
-			amt = "0.000"
-		}
-		m.Aging.Rows = append(m.Aging.Rows, []Value{
-			{Text: b[lang]},
-			toValue(KindInteger, []byte(strconv.FormatInt(counts[i], 10)), false),
-			toValue(KindMoney, []byte(amt), false),
-		})
-	}
-
-	days := map[string]*DailyPoint{}
-	for d := month; d.Before(month.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
-		m.Daily = append(m.Daily, DailyPoint{Day: d})
-	}
-	for i := range m.Daily {
-		days[m.Daily[i].Day.Format("2006-01-02")] = &m.Daily[i]
-	}
-	for _, q := range []struct {
-		sql  string
-		into func(*DailyPoint, float64)
-	}{
-		{t.Daily.CollectionsSQL, func(p *DailyPoint, v float64) { p.Collections += v }},
-		{t.Daily.DisbursementsSQL, func(p *DailyPoint, v float64) { p.Disbursements += v }},
-	} {
-		rows, err := conn.QueryContext(ctx, r.Replace(q.sql))
-		if err != nil {
-			return nil, false, fmt.Errorf("daily: %w", err)
-		}
-		for rows.Next() {
-			var day string
-			var v sql.NullFloat64
-			if err := rows.Scan(&day, &v); err != nil {
-				rows.Close()
-				return nil, false, fmt.Errorf("daily: %w", err)
-			}
-			if p := days[day]; p != nil {
-				q.into(p, v.Float64)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, false, fmt.Errorf("daily: %w", err)
-		}
-	}
-	return m, empty, nil
-}
-
 // runPart streams one part to every writer.
-func (t *Template) runPart(ctx context.Context, conn *sql.Conn, r *strings.Replacer, p *PartDef, o Options, writers []Writer) (int64, error) {
+func (t *Template) runPart(ctx context.Context, conn *sql.Conn, r *strings.Replacer, p *PartDef, o Options, writers []model.Writer) (int64, error) {
 	lang := o.Lang
-	part := &Part{Key: p.Key, Title: p.Title[lang], InPDF: p.InPDF}
+	part := &model.Part{Key: p.Key, Title: p.Title[lang], InPDF: p.InPDF}
 	exprs := make([]string, len(p.Columns))
 	for i, c := range p.Columns {
 		exprs[i] = r.Replace(c.Expr)
-		part.Columns = append(part.Columns, Column{Key: c.Key, Heading: c.Heading[lang], Kind: c.Kind,
+		part.Columns = append(part.Columns, model.Column{Key: c.Key, Heading: c.Heading[lang], Kind: c.Kind,
 			Decimals: c.Decimals, Width: c.Width, Total: c.Total})
 	}
 	key := make([]paginate.KeyColumn, len(p.KeyCols))
@@ -305,7 +206,7 @@ func (t *Template) runPart(ctx context.Context, conn *sql.Conn, r *strings.Repla
 			return 0, err
 		}
 	}
-	vals := make([]Value, len(p.Columns))
+	vals := make([]model.Value, len(p.Columns))
 	sums := make([]decimalSum, len(p.Columns))
 	var n int64
 	for cur.Next(ctx, conn) {
@@ -329,13 +230,13 @@ func (t *Template) runPart(ctx context.Context, conn *sql.Conn, r *strings.Repla
 	if err := cur.Err(); err != nil {
 		return n, fmt.Errorf("part %s: %w", p.Key, err)
 	}
-	totals := make([]Value, len(p.Columns))
+	totals := make([]model.Value, len(p.Columns))
 	for i, c := range p.Columns {
 		if !c.Total {
-			totals[i] = Value{Null: true}
+			totals[i] = model.Value{Null: true}
 			continue
 		}
-		text := sums[i].text(c.Decimals, c.Kind == KindMoney)
+		text := sums[i].text(c.Decimals, c.Kind == model.KindMoney)
 		totals[i] = toValue(c.Kind, []byte(text), false)
 	}
 	for _, w := range writers {
@@ -350,25 +251,25 @@ func (t *Template) runPart(ctx context.Context, conn *sql.Conn, r *strings.Repla
 }
 
 // toValue types one raw value for a column kind.
-func toValue(k Kind, raw []byte, null bool) Value {
+func toValue(k model.Kind, raw []byte, null bool) model.Value {
 	if null {
-		return Value{Null: true}
+		return model.Value{Null: true}
 	}
 	s := string(raw)
-	v := Value{Text: s}
+	v := model.Value{Text: s}
 	switch k {
-	case KindInteger, KindMoney, KindPercent:
+	case model.KindInteger, model.KindMoney, model.KindPercent:
 		v.Num, _ = strconv.ParseFloat(s, 64)
-	case KindDate:
+	case model.KindDate:
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return Value{Null: true} // a zero date has no calendar day
+			return model.Value{Null: true} // a zero date has no calendar day
 		}
 		v.Time = t
-	case KindDateTime:
+	case model.KindDateTime:
 		t, err := time.Parse("2006-01-02 15:04:05.999999", s)
 		if err != nil {
-			return Value{Null: true}
+			return model.Value{Null: true}
 		}
 		v.Time = t
 		v.Text = t.Format("2006-01-02 15:04:05")

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"lms-backup/report/model"
 	"lms-backup/templates"
 )
 
@@ -43,11 +44,11 @@ type Template struct {
 
 // FigureDef is one summary figure: a query returning one value.
 type FigureDef struct {
-	Key      string `json:"key"`
-	Label    Text   `json:"label"`
-	Kind     Kind   `json:"kind"`
-	Decimals int    `json:"decimals"`
-	SQL      string `json:"sql"`
+	Key      string     `json:"key"`
+	Label    Text       `json:"label"`
+	Kind     model.Kind `json:"kind"`
+	Decimals int        `json:"decimals"`
+	SQL      string     `json:"sql"`
 }
 
 // AgingDef is the overdue table: a query returning (bucket number 1..n,
@@ -83,13 +84,13 @@ type KeyDef struct {
 
 // ColumnDef is one column of a part.
 type ColumnDef struct {
-	Key      string  `json:"key"`
-	Expr     string  `json:"expr"`
-	Kind     Kind    `json:"kind"`
-	Decimals int     `json:"decimals"`
-	Width    float64 `json:"width"`
-	Total    bool    `json:"total"`
-	Heading  Text    `json:"heading"`
+	Key      string     `json:"key"`
+	Expr     string     `json:"expr"`
+	Kind     model.Kind `json:"kind"`
+	Decimals int        `json:"decimals"`
+	Width    float64    `json:"width"`
+	Total    bool       `json:"total"`
+	Heading  Text       `json:"heading"`
 }
 
 // LoadTemplate reads a report definition; path "" means the embedded
@@ -148,35 +149,51 @@ func jsonError(data []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
-var kinds = map[Kind]bool{KindText: true, KindInteger: true, KindMoney: true, KindPercent: true, KindDate: true, KindDateTime: true}
+var kinds = map[model.Kind]bool{model.KindText: true, model.KindInteger: true, model.KindMoney: true, model.KindPercent: true, model.KindDate: true, model.KindDateTime: true}
 
 var identRe = regexp.MustCompile("^[^`\x00]{1,64}$")
 
+// check runs every check of a template that needs no server, in order;
+// the first failure is the error.
 func (t *Template) check() error {
-	for _, lang := range []string{"ar", "en"} {
-		if t.Title[lang] == "" {
-			return fmt.Errorf("title has no %q text", lang)
+	for _, step := range []func() error{t.checkTitle, t.checkLabels, t.checkSummary, t.checkAging, t.checkDaily, t.checkParts} {
+		if err := step(); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+var langs = []string{"ar", "en"}
+
+func (t *Template) checkTitle() error { return needText(t.Title, "title") }
+
+// checkLabels: the fixed words the writers need, in both languages.
+func (t *Template) checkLabels() error {
 	for _, need := range []string{"page", "of", "generated", "totals", "rows_in_workbook_only", "summary", "collections", "disbursements"} {
-		for _, lang := range []string{"ar", "en"} {
+		for _, lang := range langs {
 			if t.Labels[need][lang] == "" {
 				return fmt.Errorf("labels.%s has no %q entry", lang, need)
 			}
 		}
 	}
-	for _, lang := range []string{"ar", "en"} {
+	for _, lang := range langs {
 		if strings.Count(t.Labels["rows_in_workbook_only"][lang], "%d") != 1 {
 			return fmt.Errorf("labels.%s.rows_in_workbook_only must contain %%d once", lang)
 		}
 	}
+	return nil
+}
+
+// checkSummary: unique keys, known kinds, labels and a query per figure.
+func (t *Template) checkSummary() error {
 	seen := map[string]bool{}
 	for i, f := range t.Summary {
 		where := fmt.Sprintf("summary[%d] (%s)", i, f.Key)
-		if f.Key == "" || seen["f:"+f.Key] {
+		if f.Key == "" || seen[f.Key] {
 			return fmt.Errorf("%s: key missing or repeated", where)
 		}
-		seen["f:"+f.Key] = true
+		seen[f.Key] = true
 		if !kinds[f.Kind] {
 			return fmt.Errorf("%s: kind %q (use text, integer, money, percent, date or datetime)", where, f.Kind)
 		}
@@ -187,69 +204,102 @@ func (t *Template) check() error {
 			return fmt.Errorf("%s: sql is empty", where)
 		}
 	}
+	return nil
+}
+
+// checkAging: a query, buckets, and three headings per language.
+func (t *Template) checkAging() error {
 	if t.Aging.SQL == "" || len(t.Aging.Buckets) == 0 {
 		return fmt.Errorf("aging needs sql and buckets")
 	}
-	for _, lang := range []string{"ar", "en"} {
+	for _, lang := range langs {
 		if len(t.Aging.Headings[lang]) != 3 {
 			return fmt.Errorf("aging.headings.%s needs 3 headings (bucket, count, amount)", lang)
-		}
-	}
-	if t.Daily.CollectionsSQL == "" || t.Daily.DisbursementsSQL == "" {
-		return fmt.Errorf("daily needs collections_sql and disbursements_sql")
-	}
-	if len(t.Parts) == 0 {
-		return fmt.Errorf("no parts")
-	}
-	for i, p := range t.Parts {
-		where := fmt.Sprintf("parts[%d] (%s)", i, p.Key)
-		if p.Key == "" || seen["p:"+p.Key] {
-			return fmt.Errorf("%s: key missing or repeated", where)
-		}
-		seen["p:"+p.Key] = true
-		if err := needText(p.Title, where+".title"); err != nil {
-			return err
-		}
-		if !identRe.MatchString(p.Table) {
-			return fmt.Errorf("%s: table %q is not a table name", where, p.Table)
-		}
-		if len(p.KeyCols) == 0 {
-			return fmt.Errorf("%s: order_key is empty: name the unique ordering key (e.g. [{\"column\": \"id\", \"type\": \"number\"}])", where)
-		}
-		for _, k := range p.KeyCols {
-			if !identRe.MatchString(k.Column) {
-				return fmt.Errorf("%s: key column %q is not a column name", where, k.Column)
-			}
-			switch k.Type {
-			case "number", "text", "binary":
-			default:
-				return fmt.Errorf("%s: key column %s: type %q (use number, text or binary)", where, k.Column, k.Type)
-			}
-		}
-		if len(p.Columns) == 0 {
-			return fmt.Errorf("%s: no columns", where)
-		}
-		for j, c := range p.Columns {
-			cw := fmt.Sprintf("%s.columns[%d] (%s)", where, j, c.Key)
-			if c.Key == "" || strings.TrimSpace(c.Expr) == "" {
-				return fmt.Errorf("%s: key and expr are required", cw)
-			}
-			if !kinds[c.Kind] {
-				return fmt.Errorf("%s: kind %q (use text, integer, money, percent, date or datetime)", cw, c.Kind)
-			}
-			if c.Total && c.Kind != KindMoney && c.Kind != KindInteger {
-				return fmt.Errorf("%s: only integer and money columns can have a total", cw)
-			}
-			if err := needText(c.Heading, cw+".heading"); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
 }
 
+func (t *Template) checkDaily() error {
+	if t.Daily.CollectionsSQL == "" || t.Daily.DisbursementsSQL == "" {
+		return fmt.Errorf("daily needs collections_sql and disbursements_sql")
+	}
+	return nil
+}
+
+// checkParts: at least one part, unique keys, each part checked.
+func (t *Template) checkParts() error {
+	if len(t.Parts) == 0 {
+		return fmt.Errorf("no parts")
+	}
+	seen := map[string]bool{}
+	for i, p := range t.Parts {
+		where := fmt.Sprintf("parts[%d] (%s)", i, p.Key)
+		if p.Key == "" || seen[p.Key] {
+			return fmt.Errorf("%s: key missing or repeated", where)
+		}
+		seen[p.Key] = true
+		if err := checkPart(&p, where); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPart: title, table name, ordering key and columns of one part.
+func checkPart(p *PartDef, where string) error {
+	if err := needText(p.Title, where+".title"); err != nil {
+		return err
+	}
+	if !identRe.MatchString(p.Table) {
+		return fmt.Errorf("%s: table %q is not a table name", where, p.Table)
+	}
+	if len(p.KeyCols) == 0 {
+		return fmt.Errorf("%s: order_key is empty: name the unique ordering key (e.g. [{\"column\": \"id\", \"type\": \"number\"}])", where)
+	}
+	for _, k := range p.KeyCols {
+		if err := checkKey(k, where); err != nil {
+			return err
+		}
+	}
+	if len(p.Columns) == 0 {
+		return fmt.Errorf("%s: no columns", where)
+	}
+	for j, c := range p.Columns {
+		if err := checkColumn(c, fmt.Sprintf("%s.columns[%d] (%s)", where, j, c.Key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkKey(k KeyDef, where string) error {
+	if !identRe.MatchString(k.Column) {
+		return fmt.Errorf("%s: key column %q is not a column name", where, k.Column)
+	}
+	switch k.Type {
+	case "number", "text", "binary":
+		return nil
+	default:
+		return fmt.Errorf("%s: key column %s: type %q (use number, text or binary)", where, k.Column, k.Type)
+	}
+}
+
+func checkColumn(c ColumnDef, cw string) error {
+	if c.Key == "" || strings.TrimSpace(c.Expr) == "" {
+		return fmt.Errorf("%s: key and expr are required", cw)
+	}
+	if !kinds[c.Kind] {
+		return fmt.Errorf("%s: kind %q (use text, integer, money, percent, date or datetime)", cw, c.Kind)
+	}
+	if c.Total && c.Kind != model.KindMoney && c.Kind != model.KindInteger {
+		return fmt.Errorf("%s: only integer and money columns can have a total", cw)
+	}
+	return needText(c.Heading, cw+".heading")
+}
+
 func needText(t Text, where string) error {
-	for _, lang := range []string{"ar", "en"} {
+	for _, lang := range langs {
 		if t[lang] == "" {
 			return fmt.Errorf("%s has no %q text", where, lang)
 		}

@@ -1,8 +1,9 @@
-// Package report builds the monthly loan report from a template: it runs
-// the template's queries through keyset cursors and streams every row to
-// the output writers (an Excel workbook and a PDF) at once, so no part is
-// ever held in memory whole.
-package report
+// Package model holds what passes between a report run and its output
+// writers: typed values, column and part descriptions, the report's meta
+// data and the Writer interface. It knows no SQL, no template and no file
+// format; report fills these types and report/xlsx and report/pdf consume
+// them.
+package model
 
 import "time"
 

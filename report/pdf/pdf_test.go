@@ -1,4 +1,4 @@
-package report
+package pdf
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"lms-backup/report/model"
 )
 
 var pdfKeep = flag.Bool("pdf.keep", false, "keep the PDFs and PNGs of the PDF tests in testdata/pdf/out")
@@ -33,9 +35,9 @@ func pdfLabels(ar bool) map[string]string {
 	}
 }
 
-func testMeta(ar bool) *Meta {
+func testMeta(ar bool) *model.Meta {
 	month := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	m := &Meta{
+	m := &model.Meta{
 		Title: "Monthly loan report", Month: month, MonthText: "2024-03", Lang: "en",
 		Generated: time.Date(2024, 4, 2, 8, 30, 0, 0, time.UTC), Database: "lms_prod",
 		Labels: pdfLabels(ar),
@@ -43,27 +45,27 @@ func testMeta(ar bool) *Meta {
 	if ar {
 		m.Title, m.Lang, m.RTL = "تقرير القروض الشهري", "ar", true
 	}
-	m.Summary = []Figure{
-		{Key: "loans", Label: "Active loans", Kind: KindInteger, Value: Value{Text: "15234", Num: 15234}},
-		{Key: "out", Label: "Outstanding principal", Kind: KindMoney, Decimals: 3, Value: Value{Text: "1234567.125", Num: 1234567.125}},
-		{Key: "par", Label: "Portfolio at risk", Kind: KindPercent, Decimals: 1, Value: Value{Num: 0.0425}},
+	m.Summary = []model.Figure{
+		{Key: "loans", Label: "Active loans", Kind: model.KindInteger, Value: model.Value{Text: "15234", Num: 15234}},
+		{Key: "out", Label: "Outstanding principal", Kind: model.KindMoney, Decimals: 3, Value: model.Value{Text: "1234567.125", Num: 1234567.125}},
+		{Key: "par", Label: "Portfolio at risk", Kind: model.KindPercent, Decimals: 1, Value: model.Value{Num: 0.0425}},
 	}
 	if ar {
 		m.Summary[0].Label, m.Summary[1].Label, m.Summary[2].Label = "القروض النشطة", "أصل القروض القائم", "المحفظة المعرضة للخطر"
 	}
-	m.Aging = Table{
+	m.Aging = model.Table{
 		Title: "Aging",
-		Columns: []Column{
-			{Key: "bucket", Heading: "Bucket", Kind: KindText, Width: 20},
-			{Key: "loans", Heading: "Loans", Kind: KindInteger, Width: 10},
-			{Key: "amount", Heading: "Amount", Kind: KindMoney, Decimals: 3, Width: 16},
+		Columns: []model.Column{
+			{Key: "bucket", Heading: "Bucket", Kind: model.KindText, Width: 20},
+			{Key: "loans", Heading: "Loans", Kind: model.KindInteger, Width: 10},
+			{Key: "amount", Heading: "Amount", Kind: model.KindMoney, Decimals: 3, Width: 16},
 		},
 	}
 	for i, b := range []string{"0-30", "31-60", "61-90", "90+"} {
-		m.Aging.Rows = append(m.Aging.Rows, []Value{{Text: b}, {Text: strconv.Itoa(100 * (i + 1))}, {Text: strconv.Itoa(5000*(4-i)) + ".5"}})
+		m.Aging.Rows = append(m.Aging.Rows, []model.Value{{Text: b}, {Text: strconv.Itoa(100 * (i + 1))}, {Text: strconv.Itoa(5000*(4-i)) + ".5"}})
 	}
 	for d := 0; d < 31; d++ {
-		m.Daily = append(m.Daily, DailyPoint{
+		m.Daily = append(m.Daily, model.DailyPoint{
 			Day:           month.AddDate(0, 0, d),
 			Collections:   float64(1000 + (d*7919)%5000),
 			Disbursements: float64((d * 3571) % 6000),
@@ -72,26 +74,26 @@ func testMeta(ar bool) *Meta {
 	return m
 }
 
-func testPart(ar bool) *Part {
+func testPart(ar bool) *model.Part {
 	title := "Loans"
 	if ar {
 		title = "القروض"
 	}
-	return &Part{Key: "loans", Title: title, InPDF: true, Columns: []Column{
-		{Key: "ref", Heading: "Loan ref", Kind: KindText, Width: 10},
-		{Key: "name", Heading: "Borrower", Kind: KindText, Width: 22},
-		{Key: "opened", Heading: "Opened", Kind: KindDate, Width: 10},
-		{Key: "count", Heading: "Payments", Kind: KindInteger, Width: 8, Total: true},
-		{Key: "amount", Heading: "Amount", Kind: KindMoney, Decimals: 3, Width: 14, Total: true},
-		{Key: "rate", Heading: "Rate", Kind: KindPercent, Decimals: 2, Width: 7},
+	return &model.Part{Key: "loans", Title: title, InPDF: true, Columns: []model.Column{
+		{Key: "ref", Heading: "Loan ref", Kind: model.KindText, Width: 10},
+		{Key: "name", Heading: "Borrower", Kind: model.KindText, Width: 22},
+		{Key: "opened", Heading: "Opened", Kind: model.KindDate, Width: 10},
+		{Key: "count", Heading: "Payments", Kind: model.KindInteger, Width: 8, Total: true},
+		{Key: "amount", Heading: "Amount", Kind: model.KindMoney, Decimals: 3, Width: 14, Total: true},
+		{Key: "rate", Heading: "Rate", Kind: model.KindPercent, Decimals: 2, Width: 7},
 	}}
 }
 
 var testNames = []string{"عبدالله محمد", "فاطمة الزهراء", "Layla Haddad", "A borrower with a very long name that cannot fit in its cell at all", "عبدالرحمن بن عبدالعزيز بن محمد بن إبراهيم آل عبداللطيف الطويل"}
 
-func testRow(i int) []Value {
+func testRow(i int) []model.Value {
 	day := time.Date(2024, 3, 1+i%28, 0, 0, 0, 0, time.UTC)
-	return []Value{
+	return []model.Value{
 		{Text: fmt.Sprintf("L-%05d", i)},
 		{Text: testNames[i%len(testNames)]},
 		{Text: day.Format("2006-01-02"), Time: day},
@@ -102,20 +104,20 @@ func testRow(i int) []Value {
 }
 
 // writeTestReport writes a report with one part of rows rows and returns Close's error.
-func writeTestReport(t *testing.T, w *PDFWriter, ar bool, rows int, extraName string) error {
+func writeTestReport(t *testing.T, w *Writer, ar bool, rows int, extraName string) error {
 	t.Helper()
 	if err := w.Begin(testMeta(ar)); err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
 	// A part that is not in the PDF must not appear at all.
-	hidden := &Part{Key: "hidden", Title: "Hidden part", Columns: []Column{{Heading: "Secret", Kind: KindText}}}
+	hidden := &model.Part{Key: "hidden", Title: "Hidden part", Columns: []model.Column{{Heading: "Secret", Kind: model.KindText}}}
 	if err := w.StartPart(hidden); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Row([]Value{{Text: "secret"}}); err != nil {
+	if err := w.Row([]model.Value{{Text: "secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.EndPart([]Value{{Null: true}}, 1); err != nil {
+	if err := w.EndPart([]model.Value{{Null: true}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.StartPart(testPart(ar)); err != nil {
@@ -130,7 +132,7 @@ func writeTestReport(t *testing.T, w *PDFWriter, ar bool, rows int, extraName st
 			return err
 		}
 	}
-	totals := []Value{{Null: true}, {Null: true}, {Null: true}, {Text: "42", Num: 42}, {Text: "987654321.5"}, {Null: true}}
+	totals := []model.Value{{Null: true}, {Null: true}, {Null: true}, {Text: "42", Num: 42}, {Text: "987654321.5"}, {Null: true}}
 	if err := w.EndPart(totals, int64(rows)); err != nil {
 		return err
 	}
@@ -170,7 +172,7 @@ func keepPDF(t *testing.T, name string, pdf []byte) {
 
 func TestPDFEnglish(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeTestReport(t, NewPDF(&buf, PDFOptions{}), false, 60, ""); err != nil {
+	if err := writeTestReport(t, New(&buf, Options{}), false, 60, ""); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	keepPDF(t, "en.pdf", buf.Bytes())
@@ -202,7 +204,7 @@ func TestPDFEnglish(t *testing.T) {
 
 func TestPDFMaxRows(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeTestReport(t, NewPDF(&buf, PDFOptions{MaxRows: 100}), false, 5000, ""); err != nil {
+	if err := writeTestReport(t, New(&buf, Options{MaxRows: 100}), false, 5000, ""); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	pages := pdfText(t, buf.Bytes())
@@ -233,7 +235,7 @@ func TestPDFMaxRows(t *testing.T) {
 
 func TestPDFMissingGlyph(t *testing.T) {
 	var buf bytes.Buffer
-	err := writeTestReport(t, NewPDF(&buf, PDFOptions{}), false, 3, "Smile 😀")
+	err := writeTestReport(t, New(&buf, Options{}), false, 3, "Smile 😀")
 	if err == nil || !strings.Contains(err.Error(), "U+1F600") || !strings.HasPrefix(err.Error(), "pdf: ") {
 		t.Fatalf("Close = %v, want an error naming U+1F600", err)
 	}
@@ -252,7 +254,7 @@ func (f *failWriter) Write(b []byte) (int, error) {
 }
 
 func TestPDFWriteError(t *testing.T) {
-	w := NewPDF(&failWriter{}, PDFOptions{})
+	w := New(&failWriter{}, Options{})
 	err := writeTestReport(t, w, false, 3, "")
 	if !errors.Is(err, errDiskFull) {
 		t.Fatalf("Close = %v, want %v", err, errDiskFull)
@@ -267,7 +269,7 @@ func TestPDFWriteError(t *testing.T) {
 
 func TestPDFArabic(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeTestReport(t, NewPDF(&buf, PDFOptions{}), true, 40, ""); err != nil {
+	if err := writeTestReport(t, New(&buf, Options{}), true, 40, ""); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	keepPDF(t, "ar.pdf", buf.Bytes())
@@ -299,31 +301,4 @@ func TestPDFArabic(t *testing.T) {
 		t.Errorf("page 1 PNG is %d bytes, want a non-trivial PNG", len(png))
 	}
 	keepPDF(t, "ar-1.png", png)
-}
-
-func TestPDFAppendDecimal(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		dec  int
-		want string
-		ok   bool
-	}{
-		{"1234567.125", 3, "1,234,567.125", true},
-		{"1234567.1", 3, "1,234,567.100", true},
-		{"999.9995", 3, "1,000.000", true},
-		{"-0.0001", 3, "0.000", true},
-		{"-1234", 0, "-1,234", true},
-		{"+12.5", 0, "13", true},
-		{"000123", 0, "123", true},
-		{".5", 2, "0.50", true},
-		{"1e5", 0, "", false},
-		{"", 0, "", false},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, ok := appendDecimal(nil, tc.in, tc.dec)
-			if ok != tc.ok || string(got) != tc.want {
-				t.Errorf("appendDecimal(%q, %d) = %q, %v; want %q, %v", tc.in, tc.dec, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
 }

@@ -1,4 +1,4 @@
-package report
+package xlsx
 
 import (
 	"archive/zip"
@@ -18,30 +18,32 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"lms-backup/report/model"
 )
 
-func xlsxTestMeta(rtl bool) *Meta {
+func xlsxTestMeta(rtl bool) *model.Meta {
 	month := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	m := &Meta{
+	m := &model.Meta{
 		Title:     "Monthly loan report",
 		Month:     month,
 		MonthText: "2024-03",
 		Lang:      "en",
 		Generated: time.Date(2024, 4, 1, 8, 30, 0, 0, time.UTC),
 		Database:  "lms",
-		Summary: []Figure{
-			{Key: "loans", Label: "Loans", Kind: KindInteger, Value: Value{Text: "1234", Num: 1234}},
-			{Key: "disbursed", Label: "Disbursed", Kind: KindMoney, Decimals: 3, Value: Value{Text: "1234567.891", Num: 1234567.891}},
-			{Key: "par", Label: "PAR 30", Kind: KindPercent, Decimals: 1, Value: Value{Text: "0.125", Num: 0.125}},
+		Summary: []model.Figure{
+			{Key: "loans", Label: "Loans", Kind: model.KindInteger, Value: model.Value{Text: "1234", Num: 1234}},
+			{Key: "disbursed", Label: "Disbursed", Kind: model.KindMoney, Decimals: 3, Value: model.Value{Text: "1234567.891", Num: 1234567.891}},
+			{Key: "par", Label: "PAR 30", Kind: model.KindPercent, Decimals: 1, Value: model.Value{Text: "0.125", Num: 0.125}},
 		},
-		Aging: Table{
+		Aging: model.Table{
 			Title: "Aging",
-			Columns: []Column{
-				{Key: "bucket", Heading: "Bucket", Kind: KindText},
-				{Key: "count", Heading: "Loans", Kind: KindInteger},
-				{Key: "amount", Heading: "Outstanding", Kind: KindMoney, Decimals: 3},
+			Columns: []model.Column{
+				{Key: "bucket", Heading: "Bucket", Kind: model.KindText},
+				{Key: "count", Heading: "Loans", Kind: model.KindInteger},
+				{Key: "amount", Heading: "Outstanding", Kind: model.KindMoney, Decimals: 3},
 			},
-			Rows: [][]Value{
+			Rows: [][]model.Value{
 				{{Text: "0-30"}, {Text: "10", Num: 10}, {Text: "100.5", Num: 100.5}},
 				{{Text: "31-60"}, {Text: "2", Num: 2}, {Text: "20.25", Num: 20.25}},
 			},
@@ -49,7 +51,7 @@ func xlsxTestMeta(rtl bool) *Meta {
 		Labels: map[string]string{"summary": "Summary", "totals": "Total", "collections": "Collections", "disbursements": "Disbursements", "day": "Day"},
 	}
 	for d := 0; d < 31; d++ {
-		m.Daily = append(m.Daily, DailyPoint{Day: month.AddDate(0, 0, d), Collections: float64(d) * 10.5, Disbursements: float64(d) * 7.25})
+		m.Daily = append(m.Daily, model.DailyPoint{Day: month.AddDate(0, 0, d), Collections: float64(d) * 10.5, Disbursements: float64(d) * 7.25})
 	}
 	if rtl {
 		m.Title, m.Lang, m.RTL = "تقرير القروض الشهري", "ar", true
@@ -58,21 +60,21 @@ func xlsxTestMeta(rtl bool) *Meta {
 	return m
 }
 
-func xlsxLoanColumns() []Column {
-	return []Column{
-		{Key: "id", Heading: "ID", Kind: KindInteger, Width: 10},
-		{Key: "name", Heading: "Borrower", Kind: KindText, Width: 30},
-		{Key: "amount", Heading: "Amount", Kind: KindMoney, Decimals: 3, Width: 16, Total: true},
-		{Key: "rate", Heading: "Rate", Kind: KindPercent, Decimals: 1, Width: 8},
-		{Key: "opened", Heading: "Opened", Kind: KindDate, Width: 12},
-		{Key: "paid_at", Heading: "Paid at", Kind: KindDateTime, Width: 20},
+func xlsxLoanColumns() []model.Column {
+	return []model.Column{
+		{Key: "id", Heading: "ID", Kind: model.KindInteger, Width: 10},
+		{Key: "name", Heading: "Borrower", Kind: model.KindText, Width: 30},
+		{Key: "amount", Heading: "Amount", Kind: model.KindMoney, Decimals: 3, Width: 16, Total: true},
+		{Key: "rate", Heading: "Rate", Kind: model.KindPercent, Decimals: 1, Width: 8},
+		{Key: "opened", Heading: "Opened", Kind: model.KindDate, Width: 12},
+		{Key: "paid_at", Heading: "Paid at", Kind: model.KindDateTime, Width: 20},
 	}
 }
 
-func xlsxLoanRow(i int) []Value {
+func xlsxLoanRow(i int) []model.Value {
 	day := time.Date(2024, 3, 1+i%28, 0, 0, 0, 0, time.UTC)
 	amt := float64(i*1000+123) / 1000 // i.123
-	vals := []Value{
+	vals := []model.Value{
 		{Text: strconv.Itoa(i), Num: float64(i)},
 		{Text: "Borrower " + strconv.Itoa(i)},
 		{Text: strconv.FormatFloat(amt, 'f', 3, 64), Num: amt},
@@ -81,20 +83,20 @@ func xlsxLoanRow(i int) []Value {
 		{Text: day.Add(13*time.Hour + 5*time.Minute + 7*time.Second).Format("2006-01-02 15:04:05"), Time: day.Add(13*time.Hour + 5*time.Minute + 7*time.Second)},
 	}
 	if i%2 == 0 {
-		vals[5] = Value{Null: true}
+		vals[5] = model.Value{Null: true}
 	}
 	return vals
 }
 
 type xlsxTestPart struct {
-	part   Part
+	part   model.Part
 	rows   int
-	totals []Value
+	totals []model.Value
 }
 
 // writeXLSXFile writes a workbook with the given parts to a temp file and
 // returns its path.
-func writeXLSXFile(t *testing.T, m *Meta, o XLSXOptions, parts []xlsxTestPart) string {
+func writeXLSXFile(t *testing.T, m *model.Meta, o Options, parts []xlsxTestPart) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "report.xlsx")
 	out, err := os.Create(path)
@@ -102,7 +104,7 @@ func writeXLSXFile(t *testing.T, m *Meta, o XLSXOptions, parts []xlsxTestPart) s
 		t.Fatal(err)
 	}
 	defer out.Close()
-	w := NewXLSX(out, o)
+	w := New(out, o)
 	if err := w.Begin(m); err != nil {
 		t.Fatal(err)
 	}
@@ -162,12 +164,12 @@ func xlsxNumFmt(st *excelize.Style) string {
 // xlsxRaw is how a float64 reads back as a raw cell value.
 func xlsxRaw(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-func xlsxLoanTotals(n int) []Value {
+func xlsxLoanTotals(n int) []model.Value {
 	var sum float64
 	for i := 1; i <= n; i++ {
 		sum += float64(i*1000+123) / 1000
 	}
-	return []Value{
+	return []model.Value{
 		{Null: true}, {Null: true},
 		{Text: strconv.FormatFloat(sum, 'f', 3, 64), Num: sum},
 		{Null: true}, {Null: true}, {Null: true},
@@ -190,9 +192,9 @@ func TestXLSXWorkbook(t *testing.T) {
 			var parts []xlsxTestPart
 			for i, title := range tc.titles {
 				n := 10 + i
-				parts = append(parts, xlsxTestPart{part: Part{Key: fmt.Sprint("p", i), Title: title, Columns: xlsxLoanColumns()}, rows: n, totals: xlsxLoanTotals(n)})
+				parts = append(parts, xlsxTestPart{part: model.Part{Key: fmt.Sprint("p", i), Title: title, Columns: xlsxLoanColumns()}, rows: n, totals: xlsxLoanTotals(n)})
 			}
-			path := writeXLSXFile(t, m, XLSXOptions{}, parts)
+			path := writeXLSXFile(t, m, Options{}, parts)
 			f := openXLSX(t, path, true)
 			if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(tc.sheets, "|") {
 				t.Fatalf("sheets %q, want %q", got, tc.sheets)
@@ -296,7 +298,7 @@ func TestXLSXWorkbook(t *testing.T) {
 			if _, ok := xlsxZipNames(t, path)["xl/drawings/drawing1.xml"]; !ok {
 				t.Error("no drawing part")
 			}
-			if ref := xlsxSheetRef(sum) + "$B$"; !strings.Contains(html.UnescapeString(string(chart)), ref) {
+			if ref := sheetRef(sum) + "$B$"; !strings.Contains(html.UnescapeString(string(chart)), ref) {
 				t.Errorf("chart does not refer to %s", ref)
 			}
 		})
@@ -338,8 +340,8 @@ func xlsxZipEntry(t *testing.T, path, name string) []byte {
 func TestXLSXSplit(t *testing.T) {
 	const n = 2500
 	m := xlsxTestMeta(false)
-	parts := []xlsxTestPart{{part: Part{Title: "Loans", Columns: xlsxLoanColumns()}, rows: n, totals: xlsxLoanTotals(n)}}
-	path := writeXLSXFile(t, m, XLSXOptions{MaxRowsPerSheet: 1000}, parts)
+	parts := []xlsxTestPart{{part: model.Part{Title: "Loans", Columns: xlsxLoanColumns()}, rows: n, totals: xlsxLoanTotals(n)}}
+	path := writeXLSXFile(t, m, Options{MaxRowsPerSheet: 1000}, parts)
 	f := openXLSX(t, path, true)
 	want := []string{"Summary", "Loans", "Loans (2)", "Loans (3)"}
 	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(want, "|") {
@@ -387,7 +389,7 @@ func TestXLSXSplit(t *testing.T) {
 func TestXLSXErrors(t *testing.T) {
 	m := xlsxTestMeta(false)
 	t.Run("row outside part", func(t *testing.T) {
-		w := NewXLSX(io.Discard, XLSXOptions{TmpDir: t.TempDir()})
+		w := New(io.Discard, Options{TmpDir: t.TempDir()})
 		if err := w.Begin(m); err != nil {
 			t.Fatal(err)
 		}
@@ -400,10 +402,10 @@ func TestXLSXErrors(t *testing.T) {
 		}
 	})
 	t.Run("wrong width", func(t *testing.T) {
-		w := NewXLSX(io.Discard, XLSXOptions{TmpDir: t.TempDir()})
+		w := New(io.Discard, Options{TmpDir: t.TempDir()})
 		_ = w.Begin(m)
-		_ = w.StartPart(&Part{Title: "P", Columns: xlsxLoanColumns()})
-		if err := w.Row([]Value{{Text: "x"}}); err == nil {
+		_ = w.StartPart(&model.Part{Title: "P", Columns: xlsxLoanColumns()})
+		if err := w.Row([]model.Value{{Text: "x"}}); err == nil {
 			t.Fatal("no error for a short row")
 		}
 		if err := w.Close(); err == nil {
@@ -411,7 +413,7 @@ func TestXLSXErrors(t *testing.T) {
 		}
 	})
 	t.Run("write error", func(t *testing.T) {
-		w := NewXLSX(xlsxFailWriter{}, XLSXOptions{TmpDir: t.TempDir()})
+		w := New(xlsxFailWriter{}, Options{TmpDir: t.TempDir()})
 		_ = w.Begin(m)
 		if err := w.Close(); err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Fatalf("Close: %v", err)
@@ -434,7 +436,7 @@ func TestXLSXSheetName(t *testing.T) {
 		{strings.Repeat("😀", 20), strings.Repeat("😀", 15)}, // 2 UTF-16 units each
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := xlsxSanitizeSheetName(tc.in, "Part"); got != tc.want {
+			if got := sanitizeSheetName(tc.in, "Part"); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -445,9 +447,9 @@ func TestXLSXSheetName(t *testing.T) {
 // as big and checks that the local headers are patched to version 4.5 in
 // place and the archive still reads.
 func TestXLSXZip64Patch(t *testing.T) {
-	old := xlsxZip64Threshold
-	xlsxZip64Threshold = 1
-	defer func() { xlsxZip64Threshold = old }()
+	old := zip64Threshold
+	zip64Threshold = 1
+	defer func() { zip64Threshold = old }()
 	path := filepath.Join(t.TempDir(), "z.zip")
 	out, err := os.Create(path)
 	if err != nil {
@@ -457,7 +459,7 @@ func TestXLSXZip64Patch(t *testing.T) {
 	if _, err := out.Write([]byte("prefix")); err != nil { // the zip need not start at 0
 		t.Fatal(err)
 	}
-	z := newXLSXZipOut(out)
+	z := newZipOut(out)
 	for _, name := range []string{"a.xml", "dir/b.xml"} {
 		fw, err := z.Create(name)
 		if err != nil {
@@ -484,7 +486,7 @@ func TestXLSXZip64Patch(t *testing.T) {
 		t.Fatalf("read back: %v", err)
 	}
 	// Not seekable: an error rather than a file Excel calls corrupt.
-	z = newXLSXZipOut(io.Discard)
+	z = newZipOut(io.Discard)
 	fw, _ := z.Create("a.xml")
 	fw.Write([]byte("x"))
 	if err := z.Close(); err == nil {
@@ -517,7 +519,7 @@ func testXLSXMemory(t *testing.T, perSheet int, sheets []string) {
 		n      = 200_000
 		budget = 80 << 20
 	)
-	cols := append(xlsxLoanColumns(), Column{Key: "balance", Heading: "Balance", Kind: KindMoney, Decimals: 3}, Column{Key: "note", Heading: "Note", Kind: KindText})
+	cols := append(xlsxLoanColumns(), model.Column{Key: "balance", Heading: "Balance", Kind: model.KindMoney, Decimals: 3}, model.Column{Key: "note", Heading: "Note", Kind: model.KindText})
 	tmp := t.TempDir()
 	path := filepath.Join(t.TempDir(), "big.xlsx")
 	out, err := os.Create(path)
@@ -550,23 +552,23 @@ func testXLSXMemory(t *testing.T, perSheet int, sheets []string) {
 	}()
 
 	start := time.Now()
-	w := NewXLSX(out, XLSXOptions{TmpDir: tmp, MaxRowsPerSheet: perSheet})
+	w := New(out, Options{TmpDir: tmp, MaxRowsPerSheet: perSheet})
 	if err := w.Begin(xlsxTestMeta(false)); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.StartPart(&Part{Title: "Loans", Columns: cols}); err != nil {
+	if err := w.StartPart(&model.Part{Title: "Loans", Columns: cols}); err != nil {
 		t.Fatal(err)
 	}
-	vals := make([]Value, 0, len(cols))
+	vals := make([]model.Value, 0, len(cols))
 	for i := 1; i <= n; i++ {
 		vals = append(vals[:0], xlsxLoanRow(i)...)
-		vals = append(vals, Value{Text: "1000.5", Num: 1000.5}, Value{Text: "note " + strconv.Itoa(i)})
+		vals = append(vals, model.Value{Text: "1000.5", Num: 1000.5}, model.Value{Text: "note " + strconv.Itoa(i)})
 		if err := w.Row(vals); err != nil {
 			t.Fatal(err)
 		}
 	}
 	spill, _ := filepath.Glob(filepath.Join(tmp, "excelize-*"))
-	totals := append(xlsxLoanTotals(n), Value{Null: true}, Value{Null: true})
+	totals := append(xlsxLoanTotals(n), model.Value{Null: true}, model.Value{Null: true})
 	if err := w.EndPart(totals, n); err != nil {
 		t.Fatal(err)
 	}
