@@ -55,7 +55,10 @@ INSERT INTO `paths` VALUES (1, 'x');
 DELIMITER ^^^
 CREATE PROCEDURE `delims`(OUT `s` TEXT)
 BEGIN
-  SET s = CONCAT(';;', '//', '$$', '@@@', '$$$$$', '$$1', '//1', ';;;;', '%%', '!!', '||', '~~');
+  -- The candidates in strings, and unquoted in a variable's name, where
+  -- a client would take them for the delimiter.
+  DECLARE a$$$$$b, c$$d INT DEFAULT 5;
+  SET s = CONCAT(';;', '//', '$$', '@@@', '$$$$$', '$$1', '//1', ';;;;', '%%', '!!', '||', '~~', a$$$$$b, c$$d);
 END^^^
 DELIMITER ;
 
