@@ -1,4 +1,4 @@
-package dump
+package schema
 
 import (
 	"context"
@@ -7,46 +7,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 
-	"lms-backup/paginate"
+	"lms-backup/internal/sqlident"
 )
 
-// table is one base table (or sequence) of the dumped database.
-type table struct {
-	Name     string
-	Engine   string
-	Sequence bool
-	// NoRows marks a table whose rows live elsewhere (see RowsElsewhere):
-	// its definition is dumped, its rows are not.
-	NoRows bool
-	// Versioned marks a system-versioned table.
-	Versioned bool
-	// History is set (by dumpSchema) when every row version of a
-	// versioned table is dumped: Columns then end with its ROW START and
-	// ROW END columns, named by rowEnd's pair.
-	History bool
-	Columns []Column // the columns an INSERT writes: generated ones left out
-	// generated holds a versioned table's generated columns, among them
-	// explicitly declared ROW START / ROW END columns (the server lists
-	// those as STORED GENERATED; implicit ones it does not list at all).
-	generated map[string]Column
-	rowEnd    string // the ROW END column when History is set
-	// Estimate is the server's estimate of the row count (TABLE_ROWS).
-	Estimate int64
-
-	// Set by prepare before the table's chunks are read, then read-only.
-	index  int                  // 1-based position among the tables, for progress
-	key    []paginate.KeyColumn // the key its chunks and pages are cut along; nil: none
-	exprs  []string             // SELECT expressions of Columns
-	prefix []byte               // INSERT INTO `t` (`a`,`b`) VALUES
-
-	rows         atomic.Int64 // rows dumped so far, by every chunk
-	warnedPacket atomic.Bool  // the max_allowed_packet warning was given
-}
-
-// object is a view, trigger, routine or event, ready to be written.
-type object struct {
+// Definition is a view, trigger, routine or event, ready to be written.
+type Definition struct {
 	Kind    string // "VIEW", "TRIGGER", "FUNCTION", "PROCEDURE", "EVENT"
 	Name    string
 	Create  string // the CREATE statement as the server shows it
@@ -55,89 +21,13 @@ type object struct {
 	Collate string // collation_connection at creation
 	TZ      string // events only: time zone of the schedule
 	// Converted marks a definition read as utf8mb4 instead of in its
-	// client's charset (see listObjects).
+	// client's charset (see ListObjects).
 	Converted bool
 }
 
-var generatedExtra = regexp.MustCompile(`(?i)\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b`)
-
-// listTables returns the base tables and sequences of db in name order,
-// with the columns to dump.
-func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, IFNULL(ENGINE, ''), IFNULL(TABLE_ROWS, 0)
-		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'
-		ORDER BY TABLE_NAME`, db)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	var tables []*table
-	byName := map[string]*table{}
-	for rows.Next() {
-		t := &table{}
-		var typ string
-		if err := rows.Scan(&t.Name, &typ, &t.Engine, &t.Estimate); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list tables: %w", err)
-		}
-		t.Sequence = typ == "SEQUENCE"
-		t.NoRows = RowsElsewhere(t.Engine)
-		t.Versioned = typ == "SYSTEM VERSIONED"
-		tables = append(tables, t)
-		byName[t.Name] = t
-	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-
-	rows, err = conn.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(CHARACTER_SET_NAME, ''), EXTRA, COLUMN_TYPE
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?
-		ORDER BY TABLE_NAME, ORDINAL_POSITION`, db)
-	if err != nil {
-		return nil, fmt.Errorf("list columns: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var tname, extra, colType string
-		var c Column
-		if err := rows.Scan(&tname, &c.Name, &c.DataType, &c.Charset, &extra, &colType); err != nil {
-			return nil, fmt.Errorf("list columns: %w", err)
-		}
-		t := byName[tname]
-		if t == nil {
-			continue // a view's column
-		}
-		c.DataType = strings.ToLower(c.DataType)
-		c.Kind = kindOf(c.DataType, c.Charset)
-		if c.DataType == "enum" && hasEmptyMember(colType) {
-			// '' is then both a member and the text of the error value
-			// (index 0): only the index tells them apart.
-			c.Kind, c.Ordinal = KindNumber, true
-		}
-		if generatedExtra.MatchString(extra) {
-			// The server computes it; on a versioned table it may be a
-			// period column, which dumpSchema adds back with the history.
-			if t.Versioned {
-				if t.generated == nil {
-					t.generated = map[string]Column{}
-				}
-				t.generated[c.Name] = c
-			}
-			continue
-		}
-		t.Columns = append(t.Columns, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list columns: %w", err)
-	}
-	return tables, nil
-}
-
-// showCreate runs a SHOW CREATE statement and returns its single row by
+// ShowCreate runs a SHOW CREATE statement and returns its single row by
 // column name.
-func showCreate(ctx context.Context, conn *sql.Conn, query string) (map[string]string, error) {
+func ShowCreate(ctx context.Context, conn *sql.Conn, query string) (map[string]string, error) {
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -186,7 +76,7 @@ func listNames(ctx context.Context, conn *sql.Conn, query string, args ...any) (
 	return names, rows.Err()
 }
 
-// listObjects returns the views (in dependency order), routines (packages
+// ListObjects returns the views (in dependency order), routines (packages
 // before their bodies), triggers and events of db.
 //
 // Definitions are read with character_set_results = binary: the bytes the
@@ -199,7 +89,7 @@ func listNames(ctx context.Context, conn *sql.Conn, query string, args ...any) (
 // no SQL splitter that is not told the charset (the mariadb client's is
 // not) can cut such text safely, so an object of such a client whose text
 // has non-ASCII bytes is read and recreated as utf8mb4, with a warning.
-func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []object, err error) {
+func ListObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []Definition, err error) {
 	if _, err := conn.ExecContext(ctx, "SET SESSION character_set_results = binary"); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("read object definitions: %w", err)
 	}
@@ -217,11 +107,11 @@ func listObjects(ctx context.Context, conn *sql.Conn, db string) (routines, view
 	return routines, sortViews(views, deps), triggers, events, nil
 }
 
-// readObjects reads the objects' definitions; see listObjects.
-func readObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []object, err error) {
+// readObjects reads the objects' definitions; see ListObjects.
+func readObjects(ctx context.Context, conn *sql.Conn, db string) (routines, views, triggers, events []Definition, err error) {
 	type query struct {
 		kind, list, createCol string
-		into                  *[]object
+		into                  *[]Definition
 	}
 	routine := func(typ string) string {
 		return `SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '` + typ + `' ORDER BY ROUTINE_NAME`
@@ -246,12 +136,12 @@ func readObjects(ctx context.Context, conn *sql.Conn, db string) (routines, view
 			return nil, nil, nil, nil, fmt.Errorf("list %ss: %w", strings.ToLower(q.kind), err)
 		}
 		for _, name := range names {
-			show := "SHOW CREATE " + q.kind + " " + string(AppendIdent(nil, name))
-			res, err := showCreate(ctx, conn, show)
+			show := "SHOW CREATE " + q.kind + " " + string(sqlident.Append(nil, name))
+			res, err := ShowCreate(ctx, conn, show)
 			if err != nil {
 				return nil, nil, nil, nil, fmt.Errorf("show create %s %s: %w", strings.ToLower(q.kind), name, err)
 			}
-			o := object{Kind: q.kind, Name: name, Create: res[q.createCol], SQLMode: res["sql_mode"],
+			o := Definition{Kind: q.kind, Name: name, Create: res[q.createCol], SQLMode: res["sql_mode"],
 				Charset: res["character_set_client"], Collate: res["collation_connection"], TZ: res["time_zone"]}
 			if o.Create == "" {
 				return nil, nil, nil, nil, fmt.Errorf("show create %s %s: the server shows no definition (the dump user needs SHOW VIEW, TRIGGER, EVENT and SELECT on mysql.proc)", strings.ToLower(q.kind), name)
@@ -286,12 +176,12 @@ func ownNames(ctx context.Context, conn *sql.Conn, db string) (map[string]bool, 
 }
 
 // readAsUTF8 reads an object's definition again as utf8mb4 text, to be
-// recreated by a utf8mb4 client (see listObjects).
-func readAsUTF8(ctx context.Context, conn *sql.Conn, o object, show, createCol string) (object, error) {
+// recreated by a utf8mb4 client (see ListObjects).
+func readAsUTF8(ctx context.Context, conn *sql.Conn, o Definition, show, createCol string) (Definition, error) {
 	if _, err := conn.ExecContext(ctx, "SET SESSION character_set_results = utf8mb4"); err != nil {
 		return o, fmt.Errorf("read %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 	}
-	res, err := showCreate(ctx, conn, show)
+	res, err := ShowCreate(ctx, conn, show)
 	if err == nil {
 		_, err = conn.ExecContext(ctx, "SET SESSION character_set_results = binary")
 	}
@@ -328,7 +218,7 @@ func isASCII(s string) bool {
 // view's own database out and aliases look like table names. A reference
 // is a quoted db, a dot and a quoted name that no dot precedes or follows
 // (`db`.`t`.`col` is a column).
-func viewDependencies(ctx context.Context, conn *sql.Conn, db string, views []object) ([][]int, error) {
+func viewDependencies(ctx context.Context, conn *sql.Conn, db string, views []Definition) ([][]int, error) {
 	if len(views) < 2 {
 		return make([][]int, len(views)), nil
 	}
@@ -353,7 +243,7 @@ func viewDependencies(ctx context.Context, conn *sql.Conn, db string, views []ob
 
 // dependencies returns, per view, the indexes of the views that its
 // resolved definition in defs (by view name) reads.
-func dependencies(views []object, defs map[string]string, db string) [][]int {
+func dependencies(views []Definition, defs map[string]string, db string) [][]int {
 	deps := make([][]int, len(views))
 	index := make(map[string]int, len(views))
 	names := make(map[string]bool, len(views))
@@ -375,9 +265,9 @@ func dependencies(views []object, defs map[string]string, db string) [][]int {
 // (deps, from viewDependencies). Views cannot read each other in a cycle;
 // should deps hold one anyway, the view on it with the fewest unplaced
 // dependencies (then the first by name) is placed and the sort goes on.
-func sortViews(views []object, deps [][]int) []object {
+func sortViews(views []Definition, deps [][]int) []Definition {
 	done := make([]bool, len(views))
-	out := make([]object, 0, len(views))
+	out := make([]Definition, 0, len(views))
 	for len(out) < len(views) {
 		progress := false
 		for i := range views {
@@ -439,9 +329,9 @@ func onCycle(i int, deps [][]int, done []bool) bool {
 
 var definerClause = regexp.MustCompile("(?i)\\bDEFINER\\s*=\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s@]+)(?:\\s*@\\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\\s]+))?\\s+")
 
-// stripDefiner removes the DEFINER clause from the head of a CREATE
+// StripDefiner removes the DEFINER clause from the head of a CREATE
 // statement, so that the object is owned by whoever restores it.
-func stripDefiner(create string) string {
+func StripDefiner(create string) string {
 	loc := definerClause.FindStringIndex(create)
 	if loc == nil || !strings.HasPrefix(strings.ToUpper(create), "CREATE") {
 		return create
@@ -470,40 +360,40 @@ type Object struct {
 // SHOW CREATE names objects unqualified. Two calls return the same SQL for
 // an object that did not change.
 func Objects(ctx context.Context, conn *sql.Conn, db string) ([]Object, error) {
-	routines, views, triggers, events, err := listObjects(ctx, conn, db)
+	routines, views, triggers, events, err := ListObjects(ctx, conn, db)
 	if err != nil {
 		return nil, err
 	}
 	var out []Object
-	for _, group := range [][]object{routines, views, triggers, events} {
+	for _, group := range [][]Definition{routines, views, triggers, events} {
 		for _, o := range group {
-			text := appendObject(nil, o, o.Create, func(string, ...any) {})
+			text := AppendObject(nil, o, o.Create, func(string, ...any) {})
 			out = append(out, Object{Kind: o.Kind, Name: o.Name, SQL: string(text)})
 		}
 	}
 	return out, nil
 }
 
-// unqualifySequences drops the dumped database's name from the sequence
+// UnqualifySequences drops the dumped database's name from the sequence
 // calls in a CREATE TABLE: the server prints a DEFAULT NEXTVAL(s) as
 // nextval(`db`.`s`) even when s is in the table's own database, which would
 // tie the restored table to the source database's sequence. Calls to
 // sequences of other databases keep their qualifier.
-func unqualifySequences(create, db string) string {
-	q := string(AppendIdent(nil, db)) + "."
+func UnqualifySequences(create, db string) string {
+	q := string(sqlident.Append(nil, db)) + "."
 	for _, fn := range []string{"nextval(", "lastval("} {
 		create = strings.ReplaceAll(create, fn+q, fn)
 	}
 	return create
 }
 
-// periodColumns returns the ROW START and ROW END columns that a CREATE
+// PeriodColumns returns the ROW START and ROW END columns that a CREATE
 // TABLE of a system-versioned table declares in its PERIOD FOR
 // SYSTEM_TIME clause, and false when it declares none (the implicit
 // columns, named row_start and row_end, are then used). The server prints
 // the clause on a line of its own, so text inside a comment or a default
 // cannot be taken for it.
-func periodColumns(create string) (start, end string, ok bool) {
+func PeriodColumns(create string) (start, end string, ok bool) {
 	const clause = "\n  PERIOD FOR SYSTEM_TIME ("
 	i := strings.Index(create, clause)
 	if i < 0 {
@@ -552,30 +442,6 @@ func RowsElsewhere(engine string) bool {
 	switch strings.ToUpper(engine) {
 	case "MRG_MYISAM", "MRG_MYISAM_PARTITION", "MERGE", "FEDERATED", "CONNECT", "SPIDER", "BLACKHOLE":
 		return true
-	}
-	return false
-}
-
-// hasEmptyMember reports whether an ENUM's COLUMN_TYPE, such as
-// enum(”,'a','it”s'), lists the empty string as a member.
-func hasEmptyMember(colType string) bool {
-	rest, ok := strings.CutPrefix(colType, "enum(")
-	for ok && strings.HasPrefix(rest, "'") {
-		i := 1
-		for i < len(rest) {
-			if rest[i] == '\'' {
-				if i+1 < len(rest) && rest[i+1] == '\'' {
-					i += 2
-					continue
-				}
-				break
-			}
-			i++
-		}
-		if i == 1 {
-			return true
-		}
-		rest, ok = strings.CutPrefix(rest[min(i+1, len(rest)):], ",")
 	}
 	return false
 }
