@@ -2,8 +2,7 @@ package dump
 
 import "lms-backup/dumpfile"
 
-// Exported for the tests of package dump_test, which may import restore
-// (restore imports dump).
+// Exported for the tests of package dump_test.
 
 // HeaderText is the text of a header frame for database db.
 func HeaderText(db string) []byte {

@@ -6,18 +6,18 @@ import (
 	"testing"
 
 	"lms-backup/dump"
+	"lms-backup/dumpfile/sqlscript"
 	"lms-backup/internal/sqlident"
-	"lms-backup/restore"
 	"lms-backup/schema"
 )
 
-// statements splits text as a restore does (restore.Split, the splitter
+// statements splits text as a restore does (sqlscript.Split, the splitter
 // that lms-backup restore and verify use, which follows the mariadb
 // client) and returns the statements.
 func statements(t *testing.T, text []byte) []string {
 	t.Helper()
 	var out []string
-	err := restore.Split(text, func(s restore.Statement) error {
+	err := sqlscript.Split(text, func(s sqlscript.Statement) error {
 		out = append(out, string(s.Text))
 		return nil
 	})

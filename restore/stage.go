@@ -46,6 +46,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"lms-backup/dumpfile"
+	"lms-backup/dumpfile/sqlscript"
 	"lms-backup/schema"
 
 	"lms-backup/internal/sqlident"
@@ -252,17 +253,17 @@ func (st *stage) rehearse(ctx context.Context, r *runner) error {
 		if f.Info.Kind != dumpfile.KindObjects || bytes.HasPrefix(f.Data, []byte("--\n-- EVENT ")) {
 			continue
 		}
-		if err := checkStatements(f); err != nil {
+		if err := sqlscript.CheckStatements(f); err != nil {
 			return err
 		}
 		n := 0
-		err := Split(f.Data, func(s Statement) error {
+		err := sqlscript.Split(f.Data, func(s sqlscript.Statement) error {
 			n++
 			if _, err := r.conn.ExecContext(ctx, string(s.Text)); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Text: head(s.Text), Err: err}
+				return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Text: sqlscript.Head(s.Text), Err: err}
 			}
 			return nil
 		})
@@ -680,7 +681,7 @@ func (st *stage) rollback(ctx context.Context) error {
 		if have[objectKey(o)] {
 			continue
 		}
-		err := Split([]byte(o.SQL), func(s Statement) error {
+		err := sqlscript.Split([]byte(o.SQL), func(s sqlscript.Statement) error {
 			_, err := conn.ExecContext(ctx, string(s.Text))
 			return err
 		})
