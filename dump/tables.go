@@ -3,8 +3,6 @@ package dump
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -45,80 +43,39 @@ type table struct {
 	warnedPacket atomic.Bool  // the max_allowed_packet warning was given
 }
 
-var generatedExtra = regexp.MustCompile(`(?i)\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b`)
-
 // listTables returns the base tables and sequences of db in name order,
 // with the columns to dump.
 func listTables(ctx context.Context, conn *sql.Conn, db string) ([]*table, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, IFNULL(ENGINE, ''), IFNULL(TABLE_ROWS, 0)
-		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'
-		ORDER BY TABLE_NAME`, db)
+	list, err := schema.ListTables(ctx, conn, db)
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, err
 	}
-	var tables []*table
-	byName := map[string]*table{}
-	for rows.Next() {
-		t := &table{}
-		var typ string
-		if err := rows.Scan(&t.Name, &typ, &t.Engine, &t.Estimate); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list tables: %w", err)
+	tables := make([]*table, len(list))
+	for i, st := range list {
+		t := &table{Name: st.Name, Engine: st.Engine, Sequence: st.Sequence, NoRows: st.NoRows, Versioned: st.Versioned, Estimate: st.Estimate}
+		for _, c := range st.Columns {
+			t.Columns = append(t.Columns, column(c))
 		}
-		t.Sequence = typ == "SEQUENCE"
-		t.NoRows = schema.RowsElsewhere(t.Engine)
-		t.Versioned = typ == "SYSTEM VERSIONED"
-		tables = append(tables, t)
-		byName[t.Name] = t
-	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-
-	rows, err = conn.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(CHARACTER_SET_NAME, ''), EXTRA, COLUMN_TYPE
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?
-		ORDER BY TABLE_NAME, ORDINAL_POSITION`, db)
-	if err != nil {
-		return nil, fmt.Errorf("list columns: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var tname, extra, colType string
-		var c Column
-		if err := rows.Scan(&tname, &c.Name, &c.DataType, &c.Charset, &extra, &colType); err != nil {
-			return nil, fmt.Errorf("list columns: %w", err)
-		}
-		t := byName[tname]
-		if t == nil {
-			continue // a view's column
-		}
-		c.DataType = strings.ToLower(c.DataType)
-		c.Kind = kindOf(c.DataType, c.Charset)
-		if c.DataType == "enum" && hasEmptyMember(colType) {
-			// '' is then both a member and the text of the error value
-			// (index 0): only the index tells them apart.
-			c.Kind, c.Ordinal = KindNumber, true
-		}
-		if generatedExtra.MatchString(extra) {
-			// The server computes it; on a versioned table it may be a
-			// period column, which dumpSchema adds back with the history.
-			if t.Versioned {
-				if t.generated == nil {
-					t.generated = map[string]Column{}
-				}
-				t.generated[c.Name] = c
+		if st.Generated != nil {
+			t.generated = make(map[string]Column, len(st.Generated))
+			for name, c := range st.Generated {
+				t.generated[name] = column(c)
 			}
-			continue
 		}
-		t.Columns = append(t.Columns, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list columns: %w", err)
+		tables[i] = t
 	}
 	return tables, nil
+}
+
+// column returns how the dump reads and writes a column.
+func column(sc schema.Column) Column {
+	c := Column{Name: sc.Name, DataType: sc.DataType, Charset: sc.Charset, Kind: kindOf(sc.DataType, sc.Charset)}
+	if c.DataType == "enum" && hasEmptyMember(sc.Type) {
+		// '' is then both a member and the text of the error value
+		// (index 0): only the index tells them apart.
+		c.Kind, c.Ordinal = KindNumber, true
+	}
+	return c
 }
 
 // hasEmptyMember reports whether an ENUM's COLUMN_TYPE, such as
