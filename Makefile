@@ -42,8 +42,8 @@ fuzz:
 	$(GO) test ./dump -run XXX -fuzz FuzzAppendString -fuzztime 30s
 	$(GO) test ./dump -run XXX -fuzz FuzzFloat32 -fuzztime 30s
 	$(GO) test ./dump -run XXX -fuzz FuzzNamesCannotInject -fuzztime 30s
-	$(GO) test ./restore -run XXX -fuzz FuzzSplit -fuzztime 30s
-	$(GO) test ./restore -run XXX -fuzz FuzzRows -fuzztime 30s
+	$(GO) test ./dumpfile/sqlscript -run XXX -fuzz FuzzSplit -fuzztime 30s
+	$(GO) test ./dumpfile/sqlscript -run XXX -fuzz FuzzRows -fuzztime 30s
 	$(GO) test ./internal/sqlident -run XXX -fuzz FuzzQuote -fuzztime 30s
 	$(GO) test ./report/arabic -run XXX -fuzz FuzzVisual -fuzztime 30s
 	$(GO) test ./report/font -run XXX -fuzz FuzzFlatten -fuzztime 30s

@@ -18,8 +18,8 @@ import (
 	"lms-backup/dbconn"
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
+	"lms-backup/dumpfile/sqlscript"
 	"lms-backup/memcap"
-	"lms-backup/restore"
 	"lms-backup/rotate"
 )
 
@@ -166,7 +166,7 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	// An encrypted dump cannot be read back without the secret key, which a
 	// backup host should not have: in a folder it is verified as it is
 	// written, from the stream that goes into the encryption.
-	var verified *restore.Report
+	var verified *sqlscript.Report
 	var tee *teeVerify
 	if folder != "" && len(seal) > 0 {
 		tee = newTeeVerify(c.Context)
@@ -185,7 +185,7 @@ func (e *appEnv) runDump(c *cli.Context) error {
 
 // rotate verifies the new dump in a nightly folder and only then deletes
 // the old dumps the policy does not keep.
-func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy, rep *restore.Report) error {
+func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy, rep *sqlscript.Report) error {
 	if rep == nil {
 		f, err := os.Open(out)
 		if err != nil {
@@ -197,7 +197,7 @@ func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy,
 			return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
 		}
 		defer rd.Close()
-		if rep, err = restore.Verify(c.Context, rd); err != nil {
+		if rep, err = sqlscript.Verify(c.Context, rd); err != nil {
 			return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", out, err)
 		}
 	}

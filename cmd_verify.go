@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"lms-backup/restore"
+	"lms-backup/dumpfile/sqlscript"
 )
 
 func verifyCommand(env *appEnv) *cli.Command {
@@ -50,7 +50,7 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := restore.Verify(c.Context, rd.Reader)
+	rep, err := sqlscript.Verify(c.Context, rd.Reader)
 	if err != nil {
 		return mem.finish(fmt.Errorf("verify %s: %w", name, err))
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/dumpfile"
-	"lms-backup/restore"
+	"lms-backup/dumpfile/sqlscript"
 )
 
 // ageMagic starts every age-encrypted file.
@@ -106,7 +106,7 @@ func decrypting(c *cli.Context, in io.Reader, name string) (io.Reader, error) {
 type teeVerify struct {
 	pw     *io.PipeWriter
 	done   chan struct{}
-	report *restore.Report
+	report *sqlscript.Report
 	err    error
 }
 
@@ -122,7 +122,7 @@ func newTeeVerify(ctx context.Context) *teeVerify {
 			return
 		}
 		defer rd.Close()
-		t.report, t.err = restore.Verify(ctx, rd)
+		t.report, t.err = sqlscript.Verify(ctx, rd)
 	}()
 	return t
 }

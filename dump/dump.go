@@ -33,6 +33,7 @@ import (
 
 	"lms-backup/dumpfile"
 	"lms-backup/internal/sqlident"
+	"lms-backup/schema"
 )
 
 // ErrUsage marks invalid options.
@@ -287,7 +288,7 @@ func (d *dumper) run(ctx context.Context, s *session, hdr dumpfile.Header) error
 	if err != nil {
 		return err
 	}
-	routines, views, triggers, events, err := listObjects(ctx, s.meta, d.opts.Database)
+	routines, views, triggers, events, err := schema.ListObjects(ctx, s.meta, d.opts.Database)
 	if err != nil {
 		return err
 	}
@@ -314,7 +315,7 @@ func (d *dumper) run(ctx context.Context, s *session, hdr dumpfile.Header) error
 	if err != nil {
 		return err
 	}
-	for _, group := range [][]object{routines, views, triggers, events} {
+	for _, group := range [][]schema.Definition{routines, views, triggers, events} {
 		if err := d.dumpObjects(ctx, group); err != nil {
 			return err
 		}
@@ -437,16 +438,16 @@ func (d *dumper) dumpSchema(ctx context.Context, conn *sql.Conn, t *table) error
 	default:
 		d.warn("table is not transactional: its rows are read as they are, outside the snapshot", "table", t.Name, "engine", t.Engine)
 	}
-	res, err := showCreate(ctx, conn, "SHOW CREATE TABLE "+string(AppendIdent(nil, t.Name)))
+	res, err := schema.ShowCreate(ctx, conn, "SHOW CREATE TABLE "+string(AppendIdent(nil, t.Name)))
 	if err != nil {
 		return fmt.Errorf("show create table %s: %w", t.Name, err)
 	}
 	if t.Versioned {
 		d.historyColumns(t, res["Create Table"])
 	}
-	create := unqualifySequences(res["Create Table"], d.opts.Database)
+	create := schema.UnqualifySequences(res["Create Table"], d.opts.Database)
 	return d.emit(ctx, dumpfile.FrameInfo{Kind: dumpfile.KindSchema, Table: t.Name}, func(b []byte) []byte {
-		return appendTableSchema(b, t.Name, create)
+		return schema.AppendTableSchema(b, t.Name, create)
 	})
 }
 
@@ -461,7 +462,7 @@ func (d *dumper) historyColumns(t *table, create string) {
 		d.warn("system-versioned table: only current rows are dumped (--no-history)", "table", t.Name)
 		return
 	}
-	start, end, explicit := periodColumns(create)
+	start, end, explicit := schema.PeriodColumns(create)
 	cs := Column{Name: "row_start", DataType: "timestamp", Kind: KindText}
 	ce := Column{Name: "row_end", DataType: "timestamp", Kind: KindText}
 	if explicit {
@@ -497,7 +498,7 @@ func lockWaitError(err error, wait time.Duration) error {
 // dumpSequence writes a sequence's definition and its current state.
 func (d *dumper) dumpSequence(ctx context.Context, conn *sql.Conn, t *table) error {
 	id := string(AppendIdent(nil, t.Name))
-	res, err := showCreate(ctx, conn, "SHOW CREATE SEQUENCE "+id)
+	res, err := schema.ShowCreate(ctx, conn, "SHOW CREATE SEQUENCE "+id)
 	if err != nil {
 		return fmt.Errorf("show create sequence %s: %w", t.Name, err)
 	}
@@ -522,7 +523,7 @@ func (d *dumper) dumpSequence(ctx context.Context, conn *sql.Conn, t *table) err
 
 // dumpObjects writes one frame with the given views, routines, triggers or
 // events, each created under the sql_mode and charset it was created with.
-func (d *dumper) dumpObjects(ctx context.Context, objs []object) error {
+func (d *dumper) dumpObjects(ctx context.Context, objs []schema.Definition) error {
 	if len(objs) == 0 {
 		return nil
 	}
@@ -530,9 +531,9 @@ func (d *dumper) dumpObjects(ctx context.Context, objs []object) error {
 		for _, o := range objs {
 			create := o.Create
 			if d.opts.Definer == "strip" {
-				create = stripDefiner(create)
+				create = schema.StripDefiner(create)
 			}
-			b = appendObject(b, o, create, d.warn)
+			b = schema.AppendObject(b, o, create, d.warn)
 		}
 		return append(b, "SET NAMES utf8mb4;\nSET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00';\n"...)
 	})

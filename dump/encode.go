@@ -91,37 +91,8 @@ func selectExpr(c *Column) string {
 func AppendIdent(buf []byte, name string) []byte { return sqlident.Append(buf, name) }
 
 // AppendString appends s as a single-quoted string literal for a session
-// without NO_BACKSLASH_ESCAPES. NUL, newline, carriage return, Ctrl-Z,
-// quote and backslash are escaped, so the literal is one line of text and
-// the stock client reads it unchanged.
-func AppendString(buf []byte, s []byte) []byte {
-	buf = append(buf, '\'')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		var esc byte
-		switch s[i] {
-		case 0:
-			esc = '0'
-		case '\n':
-			esc = 'n'
-		case '\r':
-			esc = 'r'
-		case 0x1a:
-			esc = 'Z'
-		case '\'':
-			esc = '\''
-		case '\\':
-			esc = '\\'
-		default:
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		buf = append(buf, '\\', esc)
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '\'')
-}
+// without NO_BACKSLASH_ESCAPES (see sqlident.AppendString).
+func AppendString(buf []byte, s []byte) []byte { return sqlident.AppendString(buf, s) }
 
 const hexDigits = "0123456789ABCDEF"
 

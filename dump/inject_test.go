@@ -6,17 +6,18 @@ import (
 	"testing"
 
 	"lms-backup/dump"
+	"lms-backup/dumpfile/sqlscript"
 	"lms-backup/internal/sqlident"
-	"lms-backup/restore"
+	"lms-backup/schema"
 )
 
-// statements splits text as a restore does (restore.Split, the splitter
+// statements splits text as a restore does (sqlscript.Split, the splitter
 // that lms-backup restore and verify use, which follows the mariadb
 // client) and returns the statements.
 func statements(t *testing.T, text []byte) []string {
 	t.Helper()
 	var out []string
-	err := restore.Split(text, func(s restore.Statement) error {
+	err := sqlscript.Split(text, func(s sqlscript.Statement) error {
 		out = append(out, string(s.Text))
 		return nil
 	})
@@ -47,7 +48,7 @@ func FuzzNamesCannotInject(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, col string) {
 		q, qc := sqlident.Quote(name), sqlident.Quote(col)
 		create := "CREATE TABLE " + q + " (\n  " + qc + " int(11) DEFAULT NULL\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-		same(t, "schema frame", statements(t, dump.TableSchemaText(name, create)), []string{"DROP TABLE IF EXISTS " + q, create})
+		same(t, "schema frame", statements(t, schema.AppendTableSchema(nil, name, create)), []string{"DROP TABLE IF EXISTS " + q, create})
 
 		for _, mode := range []string{"NO_AUTO_VALUE_ON_ZERO", "NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ORACLE"} {
 			for _, kind := range []string{"PROCEDURE", "TRIGGER", "EVENT", "VIEW"} {
@@ -88,8 +89,15 @@ func checkObject(t *testing.T, kind, name, q, qc, mode string) {
 	case "VIEW":
 		body = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW " + q + " AS select " + qc + " AS " + qc + " from " + q
 	}
-	got := statements(t, dump.ObjectText(kind, name, body, mode, "utf8mb4", "utf8mb4_general_ci"))
+	got := statements(t, objectText(kind, name, body, mode))
 	want := []string{"SET SESSION character_set_client = utf8mb4, collation_connection = 'utf8mb4_general_ci', sql_mode = '" + mode + "'",
 		"DROP " + kind + " IF EXISTS " + q, body}
 	same(t, strings.ToLower(kind)+" under "+mode, got, want)
+}
+
+// objectText is the text that recreates one object, created by a utf8mb4
+// client under sql_mode mode.
+func objectText(kind, name, create, mode string) []byte {
+	o := schema.Definition{Kind: kind, Name: name, Create: create, SQLMode: mode, Charset: "utf8mb4", Collate: "utf8mb4_general_ci"}
+	return schema.AppendObject(nil, o, create, func(string, ...any) {})
 }

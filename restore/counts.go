@@ -5,15 +5,15 @@ import (
 	"database/sql"
 	"fmt"
 
-	"lms-backup/dump"
 	"lms-backup/dumpfile"
 	"lms-backup/internal/sqlident"
+	"lms-backup/schema"
 )
 
 // checkCounts counts the rows of each table the trailer lists, as database
 // holds them now, and returns an error wrapping ErrStatement for the first
 // table whose count is not the trailer's. Tables whose rows live elsewhere
-// (dump.RowsElsewhere) are skipped: the dump holds none of their rows. A
+// (schema.RowsElsewhere) are skipped: the dump holds none of their rows. A
 // system-versioned table is counted with its history, which the dump may
 // hold.
 func checkCounts(ctx context.Context, conn *sql.Conn, database string, tr *dumpfile.Trailer) error {
@@ -43,7 +43,7 @@ func checkCounts(ctx context.Context, conn *sql.Conn, database string, tr *dumpf
 		if !ok {
 			return fmt.Errorf("%w: table %s of the dump is not in %s after the restore", ErrStatement, ts.Name, database)
 		}
-		if dump.RowsElsewhere(t.engine) {
+		if schema.RowsElsewhere(t.engine) {
 			continue
 		}
 		q := "SELECT COUNT(*) FROM " + sqlident.Quote(database) + "." + sqlident.Quote(ts.Name)

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"lms-backup/dump"
 	"lms-backup/internal/sqlident"
+	"lms-backup/schema"
 )
 
 // The swap's journal makes the swap recoverable after a kill at any
@@ -48,7 +48,7 @@ type journalBody struct {
 	Moved    []string          `json:"moved"`    // the target's tables moved to OldDB
 	Incoming []string          `json:"incoming"` // the staged tables moved into the target
 	Tables   map[string]string `json:"tables"`   // the target's tables before: name -> TABLE_TYPE
-	Objects  []dump.Object     `json:"objects"`  // the target's objects before
+	Objects  []schema.Object   `json:"objects"`  // the target's objects before
 }
 
 func (st *stage) swapDB() string { return strings.TrimSuffix(st.newDB, "_new") + swapSuffix }

@@ -9,6 +9,7 @@ import (
 
 	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
+	"lms-backup/dumpfile/sqlscript"
 )
 
 // loaders run data frames, and the ALTERs that add deferred keys, on
@@ -65,8 +66,8 @@ func (r *runner) startLoaders(ctx context.Context, header *dumpfile.Frame) (*loa
 			l.close()
 			return nil, err
 		}
-		sp := frameSplitter(dumpfile.KindHeader)
-		err = sp.Split(header.Data, func(s Statement) error {
+		sp := sqlscript.FrameSplitter(dumpfile.KindHeader)
+		err = sp.Split(header.Data, func(s sqlscript.Statement) error {
 			_, err := conn.ExecContext(lctx, string(s.Text))
 			return err
 		})

@@ -1,3 +1,4 @@
+// Package restore loads an lms-backup dump into a database.
 package restore
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
+	"lms-backup/dumpfile/sqlscript"
 
 	"lms-backup/internal/sqlident"
 )
@@ -465,7 +467,7 @@ func keyError(ctx context.Context, q string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return fmt.Errorf("%w: add the keys after the rows (%s): %w", ErrStatement, head([]byte(q)), err)
+	return fmt.Errorf("%w: add the keys after the rows (%s): %w", ErrStatement, sqlscript.Head([]byte(q)), err)
 }
 
 // errDeadlock is MySQL's error 1213: InnoDB rolled the whole transaction
@@ -486,34 +488,13 @@ func (r *runner) frame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) e
 	}
 }
 
-// checkStatements checks, before any statement of f runs, that f holds
-// only statements of the kinds its frame kind may hold (frameStatements),
-// as verify does: a frame that would create another database or drop a
-// table it does not name never starts. Data frames, which are most of a
-// dump and hold nothing but extended INSERTs, are checked statement by
-// statement as they run (see insertPrefix): a statement that is not an
-// INSERT into the frame's table stops the frame before it runs.
-func checkStatements(f *dumpfile.Frame) error {
-	if f.Info.Kind == dumpfile.KindData {
-		return nil
-	}
-	sp := frameSplitter(f.Info.Kind)
-	err := sp.Split(f.Data, func(s Statement) error {
-		return checkKind(f.Info, s.Text, sp.modeBefore)
-	})
-	if err != nil {
-		return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
-	}
-	return nil
-}
-
 // insertPrefix is how every statement of a data frame of table starts.
 func insertPrefix(table string) []byte {
 	return append(sqlident.Append([]byte("INSERT INTO "), table), " ("...)
 }
 
 func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame) error {
-	if err := checkStatements(f); err != nil {
+	if err := sqlscript.CheckStatements(f); err != nil {
 		return err
 	}
 	var prefix []byte
@@ -522,12 +503,12 @@ func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame
 	}
 	var loaded int64
 	n := 0
-	sp := frameSplitter(f.Info.Kind)
-	err := sp.Split(f.Data, func(s Statement) error {
+	sp := sqlscript.FrameSplitter(f.Info.Kind)
+	err := sp.Split(f.Data, func(s sqlscript.Statement) error {
 		n++
 		text := s.Text
 		if prefix != nil && !bytes.HasPrefix(text, prefix) {
-			return fmt.Errorf("%w: a data frame of %q holds a statement that is not an INSERT into it: %s", ErrSyntax, f.Info.Table, head(text))
+			return fmt.Errorf("%w: a data frame of %q holds a statement that is not an INSERT into it: %s", sqlscript.ErrSyntax, f.Info.Table, sqlscript.Head(text))
 		}
 		if f.Info.Kind == dumpfile.KindSchema && bytes.HasPrefix(text, []byte("CREATE TABLE ")) {
 			if create, d, ok := deferKeys(f.Info.Table, string(text)); ok {
@@ -543,7 +524,7 @@ func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame
 			if errors.Is(err, mysql.ErrPktTooLarge) {
 				err = fmt.Errorf("%w (raise the server's max_allowed_packet, e.g. SET GLOBAL max_allowed_packet=1073741824)", err)
 			}
-			return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Table: f.Info.Table, Text: head(s.Text), Err: err}
+			return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Table: f.Info.Table, Text: sqlscript.Head(s.Text), Err: err}
 		}
 		if f.Info.Kind == dumpfile.KindData {
 			n, _ := res.RowsAffected()
@@ -552,11 +533,11 @@ func (r *runner) runFrame(ctx context.Context, conn *sql.Conn, f *dumpfile.Frame
 		return nil
 	})
 	if err == nil {
-		if cerr := checkFrameEnd(f.Info.Kind, &sp); cerr != nil {
-			err = fmt.Errorf("%w: %v", ErrSyntax, cerr)
+		if cerr := sp.CheckFrameEnd(f.Info.Kind); cerr != nil {
+			err = fmt.Errorf("%w: %v", sqlscript.ErrSyntax, cerr)
 		}
 	}
-	if errors.Is(err, ErrSyntax) {
+	if errors.Is(err, sqlscript.ErrSyntax) {
 		return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
 	}
 	if err != nil {
@@ -590,25 +571,6 @@ func (r *runner) progress(f *dumpfile.Frame) {
 	p := Progress{Table: f.Info.Table, Rows: r.res.Rows, Statements: r.res.Statements, Offset: f.Offset + int64(len(f.Data))}
 	r.mu.Unlock()
 	r.opts.Progress(p)
-}
-
-// head returns the first characters of a statement for an error message.
-// For an INSERT it stops before VALUES: the rows are personal data and do
-// not belong in a log.
-func head(stmt []byte) string {
-	const n = 80
-	if i := bytes.Index(stmt[:min(len(stmt), 4096)], []byte(") VALUES ")); i > 0 && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
-		stmt = stmt[:i+len(") VALUES")]
-		if len(stmt) > n {
-			stmt = stmt[:n]
-		}
-		return strings.ToValidUTF8(string(stmt), "?") + " ..."
-	}
-	s := strings.ToValidUTF8(string(stmt[:min(len(stmt), n)]), "?")
-	if len(stmt) > n {
-		s += "..."
-	}
-	return strings.ReplaceAll(s, "\n", " ")
 }
 
 // dropObject drops an object of kind (TABLE, VIEW, FUNCTION, PROCEDURE,

@@ -11,7 +11,7 @@ package restore
 // database, so the swap goes like this:
 //
 //  1. snapshot the target: its tables, and every view, routine, trigger and
-//     event as the statements that recreate it (dump.Objects);
+//     event as the statements that recreate it (schema.Objects);
 //  2. drop the triggers of the target's tables that the dump replaces, and
 //     the views that stand where the dump has a table;
 //  3. RENAME TABLE target.t TO old.t, ..., staging.t TO target.t, ... in one
@@ -45,8 +45,9 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"lms-backup/dump"
 	"lms-backup/dumpfile"
+	"lms-backup/dumpfile/sqlscript"
+	"lms-backup/schema"
 
 	"lms-backup/internal/sqlident"
 )
@@ -83,7 +84,7 @@ type stage struct {
 // inventory is what a database holds.
 type inventory struct {
 	tables  map[string]string // name -> TABLE_TYPE
-	objects []dump.Object
+	objects []schema.Object
 }
 
 // staged loads the dump into a staging database and swaps it in.
@@ -252,17 +253,17 @@ func (st *stage) rehearse(ctx context.Context, r *runner) error {
 		if f.Info.Kind != dumpfile.KindObjects || bytes.HasPrefix(f.Data, []byte("--\n-- EVENT ")) {
 			continue
 		}
-		if err := checkStatements(f); err != nil {
+		if err := sqlscript.CheckStatements(f); err != nil {
 			return err
 		}
 		n := 0
-		err := Split(f.Data, func(s Statement) error {
+		err := sqlscript.Split(f.Data, func(s sqlscript.Statement) error {
 			n++
 			if _, err := r.conn.ExecContext(ctx, string(s.Text)); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Text: head(s.Text), Err: err}
+				return &StatementError{Frame: f.Index + 1, Num: n, Offset: f.Offset + int64(s.Offset), Text: sqlscript.Head(s.Text), Err: err}
 			}
 			return nil
 		})
@@ -609,7 +610,7 @@ func (st *stage) rollback(ctx context.Context) error {
 	}
 	// Drop every object that is not in the snapshot as it was, and every
 	// trigger on an incoming table (a trigger cannot leave the database).
-	now, err := dump.Objects(ctx, conn, st.target)
+	now, err := schema.Objects(ctx, conn, st.target)
 	if err != nil {
 		return err
 	}
@@ -668,7 +669,7 @@ func (st *stage) rollback(ctx context.Context) error {
 	}
 	st.renamed = false
 	// Recreate what is missing, in dump order: routines, views, triggers, events.
-	now, err = dump.Objects(ctx, conn, st.target)
+	now, err = schema.Objects(ctx, conn, st.target)
 	if err != nil {
 		return err
 	}
@@ -680,7 +681,7 @@ func (st *stage) rollback(ctx context.Context) error {
 		if have[objectKey(o)] {
 			continue
 		}
-		err := Split([]byte(o.SQL), func(s Statement) error {
+		err := sqlscript.Split([]byte(o.SQL), func(s sqlscript.Statement) error {
 			_, err := conn.ExecContext(ctx, string(s.Text))
 			return err
 		})
@@ -733,7 +734,7 @@ func triggerTables(ctx context.Context, conn *sql.Conn, database string) (map[st
 // in names table (or object) name of database db.
 func (st *stage) in(db, name string) string { return sqlident.Quote(db) + "." + sqlident.Quote(name) }
 
-func objectKey(o dump.Object) string {
+func objectKey(o schema.Object) string {
 	kind := o.Kind
 	if kind == "VIEW" {
 		kind = "TABLE" // views and tables share names
@@ -759,7 +760,7 @@ func takeInventory(ctx context.Context, conn *sql.Conn, database string) (invent
 	if err := rows.Err(); err != nil {
 		return inv, fmt.Errorf("list the tables of %s: %w", database, err)
 	}
-	if inv.objects, err = dump.Objects(ctx, conn, database); err != nil {
+	if inv.objects, err = schema.Objects(ctx, conn, database); err != nil {
 		return inv, fmt.Errorf("snapshot the objects of %s: %w", database, err)
 	}
 	return inv, nil

@@ -1,5 +1,6 @@
-// Package sqlident quotes MySQL/MariaDB identifiers: every name that goes
-// into SQL text (tables, columns, databases, routines) goes through it.
+// Package sqlident quotes MySQL/MariaDB identifiers and string literals:
+// every name that goes into SQL text (tables, columns, databases,
+// routines) goes through it.
 package sqlident
 
 import (
@@ -24,6 +25,39 @@ func Append(buf []byte, name string) []byte {
 
 // Quote returns name as a backtick-quoted identifier.
 func Quote(name string) string { return string(Append(nil, name)) }
+
+// AppendString appends s as a single-quoted string literal for a session
+// without NO_BACKSLASH_ESCAPES. NUL, newline, carriage return, Ctrl-Z,
+// quote and backslash are escaped, so the literal is one line of text and
+// the stock client reads it unchanged.
+func AppendString(buf []byte, s []byte) []byte {
+	buf = append(buf, '\'')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc byte
+		switch s[i] {
+		case 0:
+			esc = '0'
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		case 0x1a:
+			esc = 'Z'
+		case '\'':
+			esc = '\''
+		case '\\':
+			esc = '\\'
+		default:
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		buf = append(buf, '\\', esc)
+		start = i + 1
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '\'')
+}
 
 // AppendComment appends name as it may appear in an SQL comment line: quoted
 // as Append quotes it, with every control byte (below 0x20, and 0x7f) and

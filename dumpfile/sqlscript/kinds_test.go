@@ -1,4 +1,4 @@
-package restore
+package sqlscript
 
 import (
 	"testing"
@@ -77,12 +77,12 @@ func TestCheckFrameEnd(t *testing.T) {
 		{"SET SESSION sql_mode = @x;\n", false},
 		{"DELIMITER ;;\n", false},
 	} {
-		sp := frameSplitter(dumpfile.KindObjects)
+		sp := FrameSplitter(dumpfile.KindObjects)
 		if err := sp.Split([]byte(tt.script), func(Statement) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkFrameEnd(dumpfile.KindObjects, &sp); (err == nil) != tt.ok {
-			t.Errorf("%q: checkFrameEnd = %v, want ok %v", tt.script, err, tt.ok)
+		if err := sp.CheckFrameEnd(dumpfile.KindObjects); (err == nil) != tt.ok {
+			t.Errorf("%q: CheckFrameEnd = %v, want ok %v", tt.script, err, tt.ok)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package restore
+package sqlscript
 
 import (
 	"bytes"
@@ -162,7 +162,7 @@ func TestSplitErrors(t *testing.T) {
 		want   []string // statements before the error
 		msg    string
 	}{
-		{"unterminated single quote", "SELECT 1;\nSELECT 'abc;", []string{"SELECT 1"}, "restore: malformed script: unterminated ' quote starting at byte 17"},
+		{"unterminated single quote", "SELECT 1;\nSELECT 'abc;", []string{"SELECT 1"}, "sqlscript: malformed script: unterminated ' quote starting at byte 17"},
 		{"unterminated double quote", `SELECT "a\"`, nil, `unterminated " quote starting at byte 7`},
 		{"unterminated backtick", "SELECT `a``", nil, "unterminated ` quote starting at byte 10"},
 		{"backslash at end inside quote", `SELECT 'a\`, nil, "unterminated ' quote starting at byte 7"},

@@ -1,4 +1,4 @@
-package restore
+package sqlscript
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 		rep.Frames++
 		rep.Bytes = f.Offset + int64(len(f.Data))
 		var rows int64
-		sp := frameSplitter(f.Info.Kind)
+		sp := FrameSplitter(f.Info.Kind)
 		err = sp.Split(f.Data, func(s Statement) error {
 			rep.Statements++
 			if f.Info.Kind != dumpfile.KindData {
@@ -62,13 +62,13 @@ func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 			}
 			table, n, ok := Rows(s.Text)
 			if !ok || table != f.Info.Table {
-				return fmt.Errorf("statement at byte %d is not an INSERT into %q: %s", f.Offset+int64(s.Offset), f.Info.Table, head(s.Text))
+				return fmt.Errorf("statement at byte %d is not an INSERT into %q: %s", f.Offset+int64(s.Offset), f.Info.Table, Head(s.Text))
 			}
 			rows += int64(n)
 			return nil
 		})
 		if err == nil {
-			err = checkFrameEnd(f.Info.Kind, &sp)
+			err = sp.CheckFrameEnd(f.Info.Kind)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: frame %d (%s) at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Info.Kind, f.Offset, err)
@@ -90,23 +90,23 @@ func Verify(ctx context.Context, rd *dumpfile.Reader) (*Report, error) {
 	return rep, nil
 }
 
-// frameSplitter returns the splitter state a frame of kind k starts in on
+// FrameSplitter returns the splitter state a frame of kind k starts in on
 // the restore paths: the header runs in the server's own sql_mode, which
 // is not known; every other frame runs after the header has set the zero
-// Mode (checkFrameEnd makes sure of it).
-func frameSplitter(k dumpfile.Kind) Splitter {
+// Mode (CheckFrameEnd makes sure of it).
+func FrameSplitter(k dumpfile.Kind) Splitter {
 	if k == dumpfile.KindHeader {
 		return Splitter{Mode: ModeUnknown}
 	}
 	return Splitter{}
 }
 
-// checkFrameEnd returns an error when a frame of kind k leaves sp in
+// CheckFrameEnd returns an error when a frame of kind k leaves sp in
 // another state than the next frame starts in: the stock client, which
 // reads the dump as one script, would then split the next frame
 // differently from lms-backup restore. The trailer is last and may leave
 // any mode.
-func checkFrameEnd(k dumpfile.Kind, sp *Splitter) error {
+func (sp *Splitter) CheckFrameEnd(k dumpfile.Kind) error {
 	if k == dumpfile.KindTrailer {
 		return nil
 	}

@@ -1,5 +1,4 @@
-// Package restore loads an lms-backup dump into a database and verifies dump files.
-package restore
+package sqlscript
 
 import (
 	"bytes"
@@ -10,7 +9,7 @@ import (
 
 // ErrSyntax is wrapped by every error Split returns for a script it cannot
 // split: an unterminated quote or comment, or a bad DELIMITER command.
-var ErrSyntax = errors.New("restore: malformed script")
+var ErrSyntax = errors.New("sqlscript: malformed script")
 
 // Statement is one SQL statement of a script.
 type Statement struct {

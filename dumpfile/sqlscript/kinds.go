@@ -1,8 +1,9 @@
-package restore
+package sqlscript
 
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"lms-backup/dumpfile"
 )
@@ -57,11 +58,11 @@ func checkKind(info dumpfile.FrameInfo, stmt []byte, m Mode) error {
 			continue
 		}
 		if ownsName[k] && name != info.Table {
-			return fmt.Errorf("a %s frame for %q holds a statement for %q: %s", info.Kind, info.Table, name, head(stmt))
+			return fmt.Errorf("a %s frame for %q holds a statement for %q: %s", info.Kind, info.Table, name, Head(stmt))
 		}
 		return nil
 	}
-	return fmt.Errorf("a %s frame may not hold this statement: %s", info.Kind, head(stmt))
+	return fmt.Errorf("a %s frame may not hold this statement: %s", info.Kind, Head(stmt))
 }
 
 // classify returns the kind of stmt and, for the kinds of ownsName, the
@@ -358,4 +359,44 @@ func contains(list []string, w string) bool {
 		}
 	}
 	return false
+}
+
+// CheckStatements checks that f holds only statements of the kinds its
+// frame kind may hold (frameStatements), as Verify does, so that a restore
+// can refuse a frame that would create another database or drop a table it
+// does not name before any of its statements runs. Data frames, which are
+// most of a dump and hold nothing but extended INSERTs, are not checked: a
+// restore checks each of their statements as it runs it. The error wraps
+// dumpfile.ErrCorrupt.
+func CheckStatements(f *dumpfile.Frame) error {
+	if f.Info.Kind == dumpfile.KindData {
+		return nil
+	}
+	sp := FrameSplitter(f.Info.Kind)
+	err := sp.Split(f.Data, func(s Statement) error {
+		return checkKind(f.Info, s.Text, sp.modeBefore)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: frame %d at byte %d: %v", dumpfile.ErrCorrupt, f.Index+1, f.Offset, err)
+	}
+	return nil
+}
+
+// Head returns the first characters of a statement for an error message.
+// For an INSERT it stops before VALUES: the rows are personal data and do
+// not belong in a log.
+func Head(stmt []byte) string {
+	const n = 80
+	if i := bytes.Index(stmt[:min(len(stmt), 4096)], []byte(") VALUES ")); i > 0 && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
+		stmt = stmt[:i+len(") VALUES")]
+		if len(stmt) > n {
+			stmt = stmt[:n]
+		}
+		return strings.ToValidUTF8(string(stmt), "?") + " ..."
+	}
+	s := strings.ToValidUTF8(string(stmt[:min(len(stmt), n)]), "?")
+	if len(stmt) > n {
+		s += "..."
+	}
+	return strings.ReplaceAll(s, "\n", " ")
 }

@@ -1,8 +1,10 @@
-package dump
+package schema
 
 import (
 	"strings"
 	"testing"
+
+	"lms-backup/internal/sqlident"
 )
 
 func TestStripDefiner(t *testing.T) {
@@ -99,19 +101,19 @@ func TestStripDefiner(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := stripDefiner(tc.in); got != tc.want {
-				t.Errorf("stripDefiner(%q)\n got: %q\nwant: %q", tc.in, got, tc.want)
+			if got := StripDefiner(tc.in); got != tc.want {
+				t.Errorf("StripDefiner(%q)\n got: %q\nwant: %q", tc.in, got, tc.want)
 			}
 		})
 	}
 }
 
-// view returns a view as listObjects reads it, with a SHOW CREATE VIEW text
+// view returns a view as ListObjects reads it, with a SHOW CREATE VIEW text
 // that selects from the given views.
 // view returns a view of database lms reading the tables or views from,
 // and its definition as information_schema.VIEWS shows it (every table
 // qualified).
-func view(name string, from ...string) (object, string) {
+func view(name string, from ...string) (Definition, string) {
 	var q, def strings.Builder
 	def.WriteString("select 1 AS `one`")
 	for i, f := range from {
@@ -121,13 +123,13 @@ func view(name string, from ...string) (object, string) {
 			def.WriteString(" join ")
 		}
 		def.WriteString("`lms`.")
-		def.Write(AppendIdent(nil, f))
+		def.Write(sqlident.Append(nil, f))
 	}
 	q.WriteString("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW ")
-	q.Write(AppendIdent(nil, name))
+	q.Write(sqlident.Append(nil, name))
 	q.WriteString(" AS ")
 	q.WriteString(strings.ReplaceAll(def.String(), "`lms`.", ""))
-	return object{Kind: "VIEW", Name: name, Create: q.String()}, def.String()
+	return Definition{Kind: "VIEW", Name: name, Create: q.String()}, def.String()
 }
 
 func TestSortViews(t *testing.T) {
@@ -198,7 +200,7 @@ func TestSortViews(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var views []object
+			var views []Definition
 			defs := map[string]string{}
 			for _, x := range tc.views {
 				o, def := view(x.name, x.from...)
@@ -241,18 +243,7 @@ func TestUnqualifyView(t *testing.T) {
 func TestUnqualifySequences(t *testing.T) {
 	create := "CREATE TABLE `t` (\n  `a` int(11) DEFAULT nextval(`lms`.`s`),\n  `b` int(11) DEFAULT lastval(`lms`.`s`),\n  `c` int(11) DEFAULT nextval(`other`.`s`),\n  `d` int(11) DEFAULT nextval(`lms x`.`s`)\n) ENGINE=InnoDB"
 	want := "CREATE TABLE `t` (\n  `a` int(11) DEFAULT nextval(`s`),\n  `b` int(11) DEFAULT lastval(`s`),\n  `c` int(11) DEFAULT nextval(`other`.`s`),\n  `d` int(11) DEFAULT nextval(`lms x`.`s`)\n) ENGINE=InnoDB"
-	if got := unqualifySequences(create, "lms"); got != want {
+	if got := UnqualifySequences(create, "lms"); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
-}
-
-func TestHasEmptyMember(t *testing.T) {
-	for in, want := range map[string]bool{
-		"enum('','a')": true, "enum('a','')": true, "enum('a','b')": false,
-		"enum('it''s','')": true, "enum('''')": false, "enum('a,'',b')": false, "set('','a')": false,
-	} {
-		if got := hasEmptyMember(in); got != want {
-			t.Errorf("hasEmptyMember(%q) = %v, want %v", in, got, want)
-		}
 	}
 }

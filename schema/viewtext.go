@@ -1,4 +1,4 @@
-package dump
+package schema
 
 import "strings"
 
