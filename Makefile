@@ -7,7 +7,7 @@ BIN     := bin/lms-backup
 .PHONY: build test demo deps lint bench bench-report fuzz clean
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+	$(GO) build -ldflags "-X lms-backup/cli.version=$(VERSION)" -o $(BIN) .
 
 # deps installs the Debian packages the tests and the demo need (MariaDB
 # server and client, zstd, poppler-utils) when they are missing.

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -61,13 +62,13 @@ func TestEncryptedDump(t *testing.T) {
 		code int
 		want string
 	}{
-		{"verify without identity", []string{"verify", out}, exitUsage, "--identity"},
-		{"verify with the wrong identity", []string{"verify", "--identity", wrongID, out}, exitBadDump, "not one it was encrypted to"},
-		{"verify truncated", []string{"verify", "--identity", idFile, truncated}, exitBadDump, "damaged"},
-		{"identity for a plain file", []string{"verify", "--identity", idFile, filepath.Join(dir, "recipients.txt")}, exitUsage, "not encrypted"},
-		{"restore truncated", append(append([]string{"--quiet", "restore", "--create-database", "-D", "never_made", "--identity", idFile}, connArgs(srv)...), truncated), exitBadDump, "damaged"},
-		{".age without recipients", append([]string{"--quiet", "dump", "-D", src, "-o", filepath.Join(dir, "x.sql.age")}, connArgs(srv)...), exitUsage, "--encrypt-to"},
-		{"bad recipient", append([]string{"--quiet", "dump", "-D", src, "-o", filepath.Join(dir, "y.sql.age"), "--encrypt-to", "age1nonsense"}, connArgs(srv)...), exitUsage, "age1"},
+		{"verify without identity", []string{"verify", out}, cli.ExitUsage, "--identity"},
+		{"verify with the wrong identity", []string{"verify", "--identity", wrongID, out}, cli.ExitBadDump, "not one it was encrypted to"},
+		{"verify truncated", []string{"verify", "--identity", idFile, truncated}, cli.ExitBadDump, "damaged"},
+		{"identity for a plain file", []string{"verify", "--identity", idFile, filepath.Join(dir, "recipients.txt")}, cli.ExitUsage, "not encrypted"},
+		{"restore truncated", append(append([]string{"--quiet", "restore", "--create-database", "-D", "never_made", "--identity", idFile}, connArgs(srv)...), truncated), cli.ExitBadDump, "damaged"},
+		{".age without recipients", append([]string{"--quiet", "dump", "-D", src, "-o", filepath.Join(dir, "x.sql.age")}, connArgs(srv)...), cli.ExitUsage, "--encrypt-to"},
+		{"bad recipient", append([]string{"--quiet", "dump", "-D", src, "-o", filepath.Join(dir, "y.sql.age"), "--encrypt-to", "age1nonsense"}, connArgs(srv)...), cli.ExitUsage, "age1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -106,19 +107,19 @@ func TestAtomicRestore(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{name: "truncated file", file: truncated, code: exitBadDump, want: "truncated"},
+		{name: "truncated file", file: truncated, code: cli.ExitBadDump, want: "truncated"},
 		{
 			// The dump's view v meets a table v: fine in the staging
 			// database, fails after the swap, so the swap is rolled back.
 			name: "fails after the swap", extra: []string{"DROP VIEW v", "CREATE TABLE v (id INT)", "INSERT INTO v VALUES (5)"},
-			file: file, code: exitRestore, want: "already exists",
+			file: file, code: cli.ExitRestore, want: "already exists",
 		},
 		{
 			name: "foreign key from outside", extra: []string{"CREATE TABLE ref (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES p (id))"},
-			file: file, code: exitRestore, want: "--in-place",
+			file: file, code: cli.ExitRestore, want: "--in-place",
 		},
 		{
-			name: "table locked", file: file, code: exitBusy, want: "lock-wait-timeout",
+			name: "table locked", file: file, code: cli.ExitBusy, want: "lock-wait-timeout",
 			setup: func(t *testing.T, target string) ([]string, []string, func()) {
 				return []string{"--lock-wait-timeout", "1s"}, nil, lockTable(t, srv, target, "c")
 			},
@@ -126,7 +127,7 @@ func TestAtomicRestore(t *testing.T) {
 		{
 			// Without SET USER the dump's DEFINER=root objects cannot be
 			// created: the rehearsal in the staging database finds out.
-			name: "definer not allowed", file: file, code: exitRestore, want: "staging database",
+			name: "definer not allowed", file: file, code: cli.ExitRestore, want: "staging database",
 			setup: func(t *testing.T, target string) ([]string, []string, func()) {
 				srv.Exec(t, "", "CREATE USER atomic_lim@localhost IDENTIFIED BY 'lim-pw'",
 					"GRANT ALL ON `"+target+"`.* TO atomic_lim@localhost",
@@ -138,7 +139,7 @@ func TestAtomicRestore(t *testing.T) {
 		{
 			// A user who may not create the staging database is told what to
 			// grant, or to restore --in-place.
-			name: "no staging database allowed", file: file, code: exitRestore, want: "--in-place",
+			name: "no staging database allowed", file: file, code: cli.ExitRestore, want: "--in-place",
 			setup: func(t *testing.T, target string) ([]string, []string, func()) {
 				srv.Exec(t, "", "CREATE USER atomic_nostage@localhost IDENTIFIED BY 'ns-pw'",
 					"GRANT ALL ON `"+target+"`.* TO atomic_nostage@localhost")

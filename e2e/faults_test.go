@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -35,8 +36,8 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, nil, nil, append([]string{"--quiet", "dump", "-D", db, "-o", last}, connArgs(srv)...)...)
-	if r.code != exitOutput || !strings.Contains(r.stderr, "no space left on device") {
-		t.Fatalf("exit %d, want %d naming the full disk\n%s", r.code, exitOutput, r.stderr)
+	if r.code != cli.ExitOutput || !strings.Contains(r.stderr, "no space left on device") {
+		t.Fatalf("exit %d, want %d naming the full disk\n%s", r.code, cli.ExitOutput, r.stderr)
 	}
 	if n := len(strings.Split(strings.TrimSpace(r.stderr), "\n")); n != 1 {
 		t.Errorf("stderr has %d lines, want one:\n%s", n, r.stderr)
@@ -76,8 +77,8 @@ func TestServerKilledMidDump(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("the dump did not notice the server's death within 30 s")
 	}
-	if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(stderr.String(), "lost the connection") {
-		t.Fatalf("exit %d, want %d saying the connection was lost\n%s", code, exitConnect, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != cli.ExitConnect || !strings.Contains(stderr.String(), "lost the connection") {
+		t.Fatalf("exit %d, want %d saying the connection was lost\n%s", code, cli.ExitConnect, stderr.String())
 	}
 	if n := len(strings.Split(strings.TrimSpace(stderr.String()), "\n")); n != 1 {
 		t.Errorf("stderr has %d lines, want one:\n%s", n, stderr.String())
@@ -114,8 +115,8 @@ func TestConnectionKilledMidDump(t *testing.T) {
 	if err := cmd.Wait(); err == nil {
 		t.Fatal("the dump succeeded with its connection killed")
 	}
-	if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(stderr.String(), "lost the connection") {
-		t.Fatalf("exit %d, want %d saying the connection was lost\n%s", code, exitConnect, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != cli.ExitConnect || !strings.Contains(stderr.String(), "lost the connection") {
+		t.Fatalf("exit %d, want %d saying the connection was lost\n%s", code, cli.ExitConnect, stderr.String())
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("a dump file exists after the connection was killed")

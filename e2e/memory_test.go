@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -182,8 +183,8 @@ func TestTightMemLimit(t *testing.T) {
 	t.Run("max-heap", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "over.sql.zst")
 		s := measured(t, append([]string{"dump", "-D", src, "-o", out, "--max-heap", "1MiB"}, connArgs(srv)...)...)
-		if s.code != exitMemory || !strings.Contains(s.stderr, "--max-heap") {
-			t.Fatalf("exit %d, want %d\n%s", s.code, exitMemory, s.stderr)
+		if s.code != cli.ExitMemory || !strings.Contains(s.stderr, "--max-heap") {
+			t.Fatalf("exit %d, want %d\n%s", s.code, cli.ExitMemory, s.stderr)
 		}
 		mustRun(t, "verify", out) // the work itself completed
 	})

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -149,13 +150,13 @@ func TestReportBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"bad month", base("--month", "2024-13"), exitUsage, "YYYY-MM"},
-		{"no month", base(), exitUsage, "--month"},
-		{"bad format", base("--month", "2024-03", "--format", "docx"), exitUsage, "docx"},
-		{"bad language", base("--month", "2024-03", "--lang", "fr"), exitUsage, "fr"},
-		{"broken template", base("--month", "2024-03", "--template", badTpl), exitUsage, "broken.json"},
-		{"missing out folder", append([]string{"--quiet", "report", "-D", db, "--month", "2024-03", "--out", filepath.Join(out, "nope")}, connArgs(srv)...), exitOutput, "nope"},
-		{"schema without the tables", base("--month", "2024-03"), exitUsage, "doesn't exist"},
+		{"bad month", base("--month", "2024-13"), cli.ExitUsage, "YYYY-MM"},
+		{"no month", base(), cli.ExitUsage, "--month"},
+		{"bad format", base("--month", "2024-03", "--format", "docx"), cli.ExitUsage, "docx"},
+		{"bad language", base("--month", "2024-03", "--lang", "fr"), cli.ExitUsage, "fr"},
+		{"broken template", base("--month", "2024-03", "--template", badTpl), cli.ExitUsage, "broken.json"},
+		{"missing out folder", append([]string{"--quiet", "report", "-D", db, "--month", "2024-03", "--out", filepath.Join(out, "nope")}, connArgs(srv)...), cli.ExitOutput, "nope"},
+		{"schema without the tables", base("--month", "2024-03"), cli.ExitUsage, "doesn't exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

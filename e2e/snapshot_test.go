@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -127,8 +128,8 @@ func TestDumpToStdoutAndForce(t *testing.T) {
 	if res := restore(); res.code != 0 {
 		t.Fatalf("restore from stdin: exit %d: %s", res.code, res.stderr)
 	}
-	if res := restore(); res.code != exitRestore {
-		t.Fatalf("second restore without --force: exit %d, want %d", res.code, exitRestore)
+	if res := restore(); res.code != cli.ExitRestore {
+		t.Fatalf("second restore without --force: exit %d, want %d", res.code, cli.ExitRestore)
 	}
 	srv.Exec(t, dst, "INSERT INTO t VALUES (3, 'extra')")
 	if res := restore("--force"); res.code != 0 {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 	"lms-backup/rotate"
 )
@@ -94,8 +95,8 @@ func TestNightlyFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := dump()
-		if r.code != exitBusy || !strings.Contains(r.stderr, "still running") {
-			t.Fatalf("exit %d, want %d\n%s", r.code, exitBusy, r.stderr)
+		if r.code != cli.ExitBusy || !strings.Contains(r.stderr, "still running") {
+			t.Fatalf("exit %d, want %d\n%s", r.code, cli.ExitBusy, r.stderr)
 		}
 		if got := list(); len(got) != 3 {
 			t.Errorf("a refused run changed the folder: %v", got)
@@ -103,7 +104,7 @@ func TestNightlyFolder(t *testing.T) {
 	})
 	t.Run("keep without a folder", func(t *testing.T) {
 		r := run(t, nil, nil, append([]string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "x.sql.zst"), "--keep", "3"}, connArgs(srv)...)...)
-		if r.code != exitUsage || !strings.Contains(r.stderr, "-o DIR/") {
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "-o DIR/") {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
 	})

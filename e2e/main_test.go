@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "lms-backup")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build lms-backup: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -90,7 +90,7 @@ func client(t *testing.T, srv *testdb.Server, db string, stdin io.Reader) {
 func loadFixture(t *testing.T, srv *testdb.Server, prefix, file string) string {
 	t.Helper()
 	db := srv.CreateDB(t, prefix)
-	f, err := os.Open(filepath.Join("testdata", file))
+	f, err := os.Open(filepath.Join("..", "testdata", file))
 	if err != nil {
 		t.Fatal(err)
 	}

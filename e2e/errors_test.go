@@ -1,10 +1,7 @@
-package main
+package e2e
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"lms-backup/dbconn"
+	"lms-backup/cli"
 	"lms-backup/dumpfile"
 	"lms-backup/internal/testdb"
-	"lms-backup/restore"
 )
 
 // smallDump creates a small database, dumps it and returns the database
@@ -81,53 +77,53 @@ func TestBadInput(t *testing.T) {
 		output string // must not exist afterwards
 	}{
 		{name: "unreachable host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "a.sql.zst"), "--no-defaults", "--host", "127.0.0.1", "--port", "1", "--user", "root"},
-			code: exitConnect, want: "127.0.0.1:1", output: filepath.Join(dir, "a.sql.zst")},
+			code: cli.ExitConnect, want: "127.0.0.1:1", output: filepath.Join(dir, "a.sql.zst")},
 		{name: "missing socket", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "b.sql.zst"), "--no-defaults", "--socket", filepath.Join(dir, "no.sock"), "--user", "root"},
-			code: exitConnect, want: "no.sock", output: filepath.Join(dir, "b.sql.zst")},
+			code: cli.ExitConnect, want: "no.sock", output: filepath.Join(dir, "b.sql.zst")},
 		{name: "wrong password in DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "c.sql.zst")}, env: []string{"LMS_DSN=" + wrong.FormatDSN()},
-			code: exitConnect, want: "access denied", output: filepath.Join(dir, "c.sql.zst")},
-		{name: "wrong password in MYSQL_PWD", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "m.sql"), "--dsn", wrong.User + "@" + wrong.Net + "(" + wrong.Addr + ")/"}, env: []string{"MYSQL_PWD=Wr0ng-S3cret"}, code: exitConnect, want: "access denied", output: filepath.Join(dir, "m.sql")},
+			code: cli.ExitConnect, want: "access denied", output: filepath.Join(dir, "c.sql.zst")},
+		{name: "wrong password in MYSQL_PWD", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "m.sql"), "--dsn", wrong.User + "@" + wrong.Net + "(" + wrong.Addr + ")/"}, env: []string{"MYSQL_PWD=Wr0ng-S3cret"}, code: cli.ExitConnect, want: "access denied", output: filepath.Join(dir, "m.sql")},
 		{name: "unknown database", args: append([]string{"--quiet", "dump", "-D", "no_such_db", "-o", filepath.Join(dir, "d.sql.zst")}, conn...),
-			code: exitConnect, want: "no_such_db", output: filepath.Join(dir, "d.sql.zst")},
-		{name: "output folder missing", args: dumpTo(noFolder), code: exitOutput, want: "missing", output: noFolder},
-		{name: "output under a file", args: dumpTo(filepath.Join(good, "x.sql.zst")), code: exitOutput, want: "not a directory"},
-		{name: "output folder (DIR/) missing", args: dumpTo(filepath.Join(dir, "nightly") + "/"), code: exitOutput, want: "not a folder"},
-		{name: "no database", args: append([]string{"--quiet", "dump", "-o", filepath.Join(dir, "e.sql")}, conn...), code: exitUsage, want: "--database"},
-		{name: "no output", args: append([]string{"--quiet", "dump", "-D", db}, conn...), code: exitUsage, want: "--output"},
-		{name: "unknown flag", args: []string{"--quiet", "dump", "--frobnicate"}, code: exitUsage, want: "frobnicate"},
-		{name: "unknown compression", args: dumpTo(filepath.Join(dir, "f.dump"), "--compress", "lz4"), code: exitUsage, want: "lz4"},
-		{name: "compression against extension", args: dumpTo(filepath.Join(dir, "g.sql.gz"), "--compress", "zstd"), code: exitUsage, want: "extension"},
-		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: exitUsage, want: "12XB"},
-		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: exitUsage, want: "keep or strip"},
-		{name: "output folder (DIR/) read-only", args: dumpTo(readOnly), code: exitOutput, want: "writable"},
-		{name: "output file in a read-only folder", args: dumpTo(filepath.Join(readOnly, "x.sql.zst")), code: exitOutput, want: "writable"},
-		{name: "dump a database name the server refuses", args: append([]string{"--quiet", "dump", "-D", long, "-o", filepath.Join(dir, "q.sql")}, conn...), code: exitUsage, want: "at most 64"},
-		{name: "restore into a name too long", args: restoreInto(long, "--create-database"), code: exitUsage, want: "at most 64"},
-		{name: "restore into a name with a trailing space", args: restoreInto("trailing ", "--create-database"), code: exitUsage, want: "ends with a space"},
-		{name: "verify a dump missing a table definition", args: []string{"verify", noSchema}, code: exitBadDump, want: "damaged"},
-		{name: "restore a dump missing a table definition", args: append(append([]string{"--quiet", "restore", "--create-database", "-D", "noschema_target"}, conn...), noSchema), code: exitBadDump, want: "damaged"},
-		{name: "no threads", args: dumpTo(filepath.Join(dir, "o.sql"), "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 to 64"},
-		{name: "restore with no threads", args: restoreInto(db, "--threads", "0"), code: exitUsage, want: "--threads 0: use 1 to 64"},
-		{name: "dump with no memory", args: dumpTo(filepath.Join(dir, "r.sql"), "--mem-limit", "0"), code: exitUsage, want: "--mem-limit 0: use 4.0 MiB or more"},
-		{name: "restore with no memory", args: restoreInto(db, "--mem-limit", "0"), code: exitUsage, want: "--mem-limit 0: use 4.0 MiB or more"},
-		{name: "dump with no statement size", args: dumpTo(filepath.Join(dir, "s.sql"), "--max-statement-size", "0"), code: exitUsage, want: "--max-statement-size 0: use 4.0 KiB to 1.0 GiB"},
-		{name: "restore with a dump-only option", args: restoreInto(db, "--max-statement-size", "0"), code: exitUsage, want: "max-statement-size"},
-		{name: "too many threads", args: dumpTo(filepath.Join(dir, "p.sql"), "--threads", "65"), code: exitUsage, want: "--threads 65: use 1 to 64"},
-		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: exitUsage, want: "xml"},
-		{name: "malformed DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "n.sql"), "--dsn", "root:Wr0ng-S3cret@tcp(127.0.0.1"}, code: exitUsage, want: "--dsn"},
-		{name: "DSN with host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "j.sql"), "--dsn", srv.DSN(""), "--host", "x"}, code: exitUsage, want: "--host"},
-		{name: "unreadable defaults file", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "k.sql"), "--defaults-file", filepath.Join(dir, "nope.cnf")}, code: exitUsage, want: "nope.cnf"},
-		{name: "verify truncated", args: []string{"verify", truncated}, code: exitBadDump, want: "truncated"},
-		{name: "verify corrupt", args: []string{"verify", corrupt}, code: exitBadDump, want: "damaged"},
-		{name: "verify not a dump", args: []string{"verify", notDump}, code: exitBadDump, want: "mariadb client"},
-		{name: "verify missing file", args: []string{"verify", filepath.Join(dir, "none.sql.zst")}, code: exitUsage, want: "no such file"},
-		{name: "verify option after file", args: []string{"verify", good, "--json"}, code: exitUsage, want: "before FILE"},
-		{name: "restore into missing database", args: append(append([]string{"--quiet", "restore", "-D", "absent_db"}, conn...), good), code: exitUsage, want: "--create-database"},
-		{name: "restore into non-empty database", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), good), code: exitRestore, want: "--force"},
-		{name: "restore with too many threads", args: append(append([]string{"--quiet", "restore", "-D", db, "--threads", "99"}, conn...), good), code: exitUsage, want: "use 1 to 64"},
-		{name: "restore with no lock wait", args: append(append([]string{"--quiet", "restore", "-D", db, "--lock-wait-timeout", "0s"}, conn...), good), code: exitUsage, want: "at least 1s"},
-		{name: "restore not a dump", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), notDump), code: exitBadDump, want: "not an lms-backup dump"},
-		{name: "unknown command", args: []string{"backup"}, code: exitUsage, want: "backup"},
+			code: cli.ExitConnect, want: "no_such_db", output: filepath.Join(dir, "d.sql.zst")},
+		{name: "output folder missing", args: dumpTo(noFolder), code: cli.ExitOutput, want: "missing", output: noFolder},
+		{name: "output under a file", args: dumpTo(filepath.Join(good, "x.sql.zst")), code: cli.ExitOutput, want: "not a directory"},
+		{name: "output folder (DIR/) missing", args: dumpTo(filepath.Join(dir, "nightly") + "/"), code: cli.ExitOutput, want: "not a folder"},
+		{name: "no database", args: append([]string{"--quiet", "dump", "-o", filepath.Join(dir, "e.sql")}, conn...), code: cli.ExitUsage, want: "--database"},
+		{name: "no output", args: append([]string{"--quiet", "dump", "-D", db}, conn...), code: cli.ExitUsage, want: "--output"},
+		{name: "unknown flag", args: []string{"--quiet", "dump", "--frobnicate"}, code: cli.ExitUsage, want: "frobnicate"},
+		{name: "unknown compression", args: dumpTo(filepath.Join(dir, "f.dump"), "--compress", "lz4"), code: cli.ExitUsage, want: "lz4"},
+		{name: "compression against extension", args: dumpTo(filepath.Join(dir, "g.sql.gz"), "--compress", "zstd"), code: cli.ExitUsage, want: "extension"},
+		{name: "bad size", args: dumpTo(filepath.Join(dir, "h.sql"), "--max-statement-size", "12XB"), code: cli.ExitUsage, want: "12XB"},
+		{name: "bad definer", args: dumpTo(filepath.Join(dir, "i.sql"), "--definer", "drop"), code: cli.ExitUsage, want: "keep or strip"},
+		{name: "output folder (DIR/) read-only", args: dumpTo(readOnly), code: cli.ExitOutput, want: "writable"},
+		{name: "output file in a read-only folder", args: dumpTo(filepath.Join(readOnly, "x.sql.zst")), code: cli.ExitOutput, want: "writable"},
+		{name: "dump a database name the server refuses", args: append([]string{"--quiet", "dump", "-D", long, "-o", filepath.Join(dir, "q.sql")}, conn...), code: cli.ExitUsage, want: "at most 64"},
+		{name: "restore into a name too long", args: restoreInto(long, "--create-database"), code: cli.ExitUsage, want: "at most 64"},
+		{name: "restore into a name with a trailing space", args: restoreInto("trailing ", "--create-database"), code: cli.ExitUsage, want: "ends with a space"},
+		{name: "verify a dump missing a table definition", args: []string{"verify", noSchema}, code: cli.ExitBadDump, want: "damaged"},
+		{name: "restore a dump missing a table definition", args: append(append([]string{"--quiet", "restore", "--create-database", "-D", "noschema_target"}, conn...), noSchema), code: cli.ExitBadDump, want: "damaged"},
+		{name: "no threads", args: dumpTo(filepath.Join(dir, "o.sql"), "--threads", "0"), code: cli.ExitUsage, want: "--threads 0: use 1 to 64"},
+		{name: "restore with no threads", args: restoreInto(db, "--threads", "0"), code: cli.ExitUsage, want: "--threads 0: use 1 to 64"},
+		{name: "dump with no memory", args: dumpTo(filepath.Join(dir, "r.sql"), "--mem-limit", "0"), code: cli.ExitUsage, want: "--mem-limit 0: use 4.0 MiB or more"},
+		{name: "restore with no memory", args: restoreInto(db, "--mem-limit", "0"), code: cli.ExitUsage, want: "--mem-limit 0: use 4.0 MiB or more"},
+		{name: "dump with no statement size", args: dumpTo(filepath.Join(dir, "s.sql"), "--max-statement-size", "0"), code: cli.ExitUsage, want: "--max-statement-size 0: use 4.0 KiB to 1.0 GiB"},
+		{name: "restore with a dump-only option", args: restoreInto(db, "--max-statement-size", "0"), code: cli.ExitUsage, want: "max-statement-size"},
+		{name: "too many threads", args: dumpTo(filepath.Join(dir, "p.sql"), "--threads", "65"), code: cli.ExitUsage, want: "--threads 65: use 1 to 64"},
+		{name: "bad log format", args: []string{"--log-format", "xml", "verify", good}, code: cli.ExitUsage, want: "xml"},
+		{name: "malformed DSN", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "n.sql"), "--dsn", "root:Wr0ng-S3cret@tcp(127.0.0.1"}, code: cli.ExitUsage, want: "--dsn"},
+		{name: "DSN with host", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "j.sql"), "--dsn", srv.DSN(""), "--host", "x"}, code: cli.ExitUsage, want: "--host"},
+		{name: "unreadable defaults file", args: []string{"--quiet", "dump", "-D", db, "-o", filepath.Join(dir, "k.sql"), "--defaults-file", filepath.Join(dir, "nope.cnf")}, code: cli.ExitUsage, want: "nope.cnf"},
+		{name: "verify truncated", args: []string{"verify", truncated}, code: cli.ExitBadDump, want: "truncated"},
+		{name: "verify corrupt", args: []string{"verify", corrupt}, code: cli.ExitBadDump, want: "damaged"},
+		{name: "verify not a dump", args: []string{"verify", notDump}, code: cli.ExitBadDump, want: "mariadb client"},
+		{name: "verify missing file", args: []string{"verify", filepath.Join(dir, "none.sql.zst")}, code: cli.ExitUsage, want: "no such file"},
+		{name: "verify option after file", args: []string{"verify", good, "--json"}, code: cli.ExitUsage, want: "before FILE"},
+		{name: "restore into missing database", args: append(append([]string{"--quiet", "restore", "-D", "absent_db"}, conn...), good), code: cli.ExitUsage, want: "--create-database"},
+		{name: "restore into non-empty database", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), good), code: cli.ExitRestore, want: "--force"},
+		{name: "restore with too many threads", args: append(append([]string{"--quiet", "restore", "-D", db, "--threads", "99"}, conn...), good), code: cli.ExitUsage, want: "use 1 to 64"},
+		{name: "restore with no lock wait", args: append(append([]string{"--quiet", "restore", "-D", db, "--lock-wait-timeout", "0s"}, conn...), good), code: cli.ExitUsage, want: "at least 1s"},
+		{name: "restore not a dump", args: append(append([]string{"--quiet", "restore", "-D", db}, conn...), notDump), code: cli.ExitBadDump, want: "not an lms-backup dump"},
+		{name: "unknown command", args: []string{"backup"}, code: cli.ExitUsage, want: "backup"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,8 +304,8 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"statement fails", failing, exitRestore, "frame 5, statement 1 at byte"},
-		{"truncated", truncated, exitBadDump, "truncated"},
+		{"statement fails", failing, cli.ExitRestore, "frame 5, statement 1 at byte"},
+		{"truncated", truncated, cli.ExitBadDump, "truncated"},
 	}
 	for _, mode := range [][]string{{"--threads", "2"}, {"--threads", "1", "--in-place"}, {"--threads", "2", "--in-place"}} {
 		for _, tt := range tests {
@@ -362,8 +358,8 @@ func TestLockWaitTimeout(t *testing.T) {
 		// then falls back to one connection: the bound covers both.
 		start := time.Now()
 		r := run(t, nil, nil, append([]string{"--quiet", "dump", "-D", db, "-o", out, "--threads", threads, "--lock-wait-timeout", "4s"}, connArgs(srv)...)...)
-		if r.code != exitBusy || !strings.Contains(r.stderr, "--lock-wait-timeout") {
-			t.Fatalf("--threads %s: exit %d, want %d\n%s", threads, r.code, exitBusy, r.stderr)
+		if r.code != cli.ExitBusy || !strings.Contains(r.stderr, "--lock-wait-timeout") {
+			t.Fatalf("--threads %s: exit %d, want %d\n%s", threads, r.code, cli.ExitBusy, r.stderr)
 		}
 		if took := time.Since(start); took > 6*time.Second {
 			t.Errorf("--threads %s: gave up after %s, want about 4s", threads, took)
@@ -443,8 +439,8 @@ func interrupt(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, stderr *bytes.Bu
 		cmd.Process.Kill()
 		t.Fatalf("%s did not stop within 20s of %v", cmd.Args[2], sig)
 	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != cli.ExitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, cli.ExitInterrupted, stderr.String())
 	}
 }
 
@@ -509,42 +505,4 @@ func lockTable(t *testing.T, srv *testdb.Server, db, table string) (unlock func(
 	unlock = sync.OnceFunc(func() { conn.Exec("UNLOCK TABLES") })
 	t.Cleanup(unlock)
 	return unlock
-}
-
-// TestCutShortWording checks the note that ends the error line of a run cut
-// short by a signal or a lost connection: each command says what it left.
-func TestCutShortWording(t *testing.T) {
-	lost := fmt.Errorf("restore x into y: %w", dbconn.Lost(io.ErrUnexpectedEOF))
-	changed := fmt.Errorf("restore x into y: %w", fmt.Errorf("%w (%w: ...)", context.Canceled, restore.ErrTargetChanged))
-	tests := []struct {
-		name, command string
-		err           error
-		want, not     string
-	}{
-		{"dump interrupted", "dump", context.Canceled, "(nothing was written under the final name)", "target"},
-		{"dump lost", "dump", lost, "(nothing was written under the final name)", "target"},
-		{"restore interrupted", "restore", context.Canceled, "(the target database is as it was)", "final name"},
-		{"restore lost", "restore", lost, "(the target database is as it was)", "final name"},
-		{"restore in place with force", "restore", changed, "interrupted:", "as it was"},
-		{"verify interrupted", "verify", context.Canceled, "interrupted:", "final name"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stderr bytes.Buffer
-			env := &appEnv{stderr: &stderr, command: tt.command}
-			env.reportError(tt.err, exitCode(tt.err, false))
-			if got := stderr.String(); !strings.Contains(got, tt.want) || strings.Contains(got, tt.not) {
-				t.Errorf("got %q, want %q and not %q", got, tt.want, tt.not)
-			}
-		})
-	}
-}
-
-// TestErrorIsOneLine: a name from the database with a newline in it,
-// reaching an error message, does not break the one-line error (or forge
-// a line of its own).
-func TestErrorIsOneLine(t *testing.T) {
-	if got := oneLine("dump table x\nCREATE DATABASE y;\r#: boom"); got != `dump table x\x0aCREATE DATABASE y;\x0d#: boom` {
-		t.Errorf("oneLine = %q", got)
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/rand"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -88,8 +89,8 @@ func TestTLS(t *testing.T) {
 	}{
 		{"verify identity", []string{"--ssl-mode", "VERIFY_IDENTITY", "--ssl-ca", filepath.Join(dir, "ca.pem")}, 0, ""},
 		{"verify ca", []string{"--ssl-mode", "VERIFY_CA", "--ssl-ca", filepath.Join(dir, "ca.pem")}, 0, ""},
-		{"wrong ca", []string{"--ssl-mode", "VERIFY_IDENTITY", "--ssl-ca", filepath.Join(dir, "other-ca.pem")}, exitConnect, "certificate"},
-		{"tls disabled", []string{"--ssl-mode", "DISABLED"}, exitConnect, "access denied"},
+		{"wrong ca", []string{"--ssl-mode", "VERIFY_IDENTITY", "--ssl-ca", filepath.Join(dir, "other-ca.pem")}, cli.ExitConnect, "certificate"},
+		{"tls disabled", []string{"--ssl-mode", "DISABLED"}, cli.ExitConnect, "access denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -62,7 +62,11 @@ func (o outputFile) WriteAt(p []byte, off int64) (int, error) {
 
 func (o outputFile) Seek(offset int64, whence int) (int64, error) { return o.f.Seek(offset, whence) }
 
-func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+// terminal reports whether w is a terminal.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
 
 // progress draws one status line on stderr when stderr is a terminal and
 // the user did not ask for quiet; otherwise it does nothing. It is used
@@ -74,7 +78,7 @@ type progress struct {
 }
 
 func (e *appEnv) newProgress() *progress {
-	if e.quiet || e.jsonLogs || e.stderr != os.Stderr || !isTerminal(os.Stderr) {
+	if e.quiet || e.jsonLogs || !terminal(e.stderr) {
 		return &progress{}
 	}
 	return &progress{w: e.stderr}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"cmp"
@@ -129,7 +129,7 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if err := conn.Validate(); err != nil {
 		return err
 	}
-	if out == "-" && opts.Compression != dumpfile.None && isTerminal(os.Stdout) {
+	if out == "-" && opts.Compression != dumpfile.None && terminal(e.stdout) {
 		return usagef("refusing to write compressed data to a terminal: redirect stdout or use -o FILE")
 	}
 
@@ -227,7 +227,7 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 	opts.Progress = func(p dump.Progress) {
 		prog.update("dump: table %d/%d %s, %d rows, %s written", p.TableIndex, p.Tables, p.Table, p.Rows, formatBytes(p.Written))
 	}
-	var dst io.Writer = outputWriter{os.Stdout}
+	var dst io.Writer = outputWriter{e.stdout}
 	if w != nil {
 		dst = outputWriter{w}
 	}
