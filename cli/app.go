@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"io"
 	"log/slog"
 	"strings"
@@ -73,6 +74,7 @@ type Stdio struct {
 // stdio.Err. A cancel of ctx (SIGINT, SIGTERM) is exit 130.
 func Run(ctx context.Context, args []string, stdio Stdio) int {
 	env := &appEnv{stdout: stdio.Out, stderr: stdio.Err, stdin: stdio.In}
+	env.out.start = time.Now()
 	err := newApp(env).RunContext(ctx, args)
 	if err == nil {
 		err = env.notFound
@@ -81,6 +83,7 @@ func Run(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		env.reportError(err, code)
 	}
+	env.finishRun(code)
 	return code
 }
 
@@ -94,6 +97,8 @@ type appEnv struct {
 	quiet          bool
 	notFound       error  // an unknown command, which the CLI library does not return
 	command        string // the command that runs, once its flags are parsed
+	metricsFile    string // --metrics-file
+	out            outcome
 }
 
 // usageError marks a command line the user has to correct.
@@ -217,6 +222,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json", EnvVars: []string{"LMS_LOG_FORMAT"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only warnings and errors; no progress"},
+			&cli.StringFlag{Name: "metrics-file", EnvVars: []string{"LMS_METRICS_FILE"}, Destination: &env.metricsFile,
+				Usage: "write the run's result for node_exporter's textfile collector to `PATH` (a .prom file, or a folder: one file per command and database); runs share it"},
 		},
 		Before: func(c *cli.Context) error {
 			return env.setupLogging(c.String("log-format"), c.String("log-level"), c.Bool("quiet"))
@@ -232,6 +239,7 @@ EXAMPLES:
 		cmd.OnUsageError = onUsage
 		cmd.Before = func(c *cli.Context) error {
 			env.command = c.Command.Name
+			env.out.database = c.String("database") // a failed run's series too
 			return checkRanges(c)
 		}
 	}

@@ -267,6 +267,8 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 		attrs = append(attrs, "binlog_file", res.Header.BinlogFile, "binlog_pos", res.Header.BinlogPos, "gtid", res.Header.GTID)
 	}
 	log.Info("dump complete", attrs...)
+	e.out.database, e.out.bytes, e.out.rows = opts.Database, res.Written, res.Rows
+	e.out.what = "dumped " + opts.Database + " to " + out
 	return nil
 }
 

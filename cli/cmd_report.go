@@ -164,5 +164,14 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 		attrs = append(attrs, k, n)
 	}
 	log.Info("report complete", attrs...)
+	e.out.database, e.out.what = conn.Database, "report "+opts.Month+" of "+conn.Database+": "+strings.Join(names, ", ")
+	for _, n := range res.Rows {
+		e.out.rows += n
+	}
+	for _, f := range names {
+		if st, err := os.Stat(f); err == nil {
+			e.out.bytes += st.Size()
+		}
+	}
 	return nil
 }

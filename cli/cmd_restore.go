@@ -163,6 +163,8 @@ func (e *appEnv) restore(c *cli.Context, opts restore.Options, conn dbconn.Optio
 	}
 	log.Info("restore complete", "tables", res.Tables, "rows", res.Rows, "statements", res.Statements,
 		"seconds", res.Duration.Seconds(), "source_database", res.Header.Database, "dumped", res.Header.Started)
+	e.out.database, e.out.rows = opts.Database, res.Rows
+	e.out.what = "restored " + name + " into " + opts.Database
 	return nil
 }
 

@@ -49,12 +49,13 @@ type memRun struct {
 	stats   string
 	srv     *http.Server
 	log     *slog.Logger
+	env     *appEnv // gets the peak heap for the run's summary and metrics
 }
 
 // startMem parses the memory flags and starts the guard. profileDir is the
 // default folder for heap profiles.
 func (e *appEnv) startMem(c *cli.Context, command, profileDir string) (*memRun, error) {
-	m := &memRun{command: command, stats: c.String("stats-json"), log: e.log}
+	m := &memRun{command: command, stats: c.String("stats-json"), log: e.log, env: e}
 	var limit int64
 	var err error
 	if s := c.String("mem-limit"); s != "" {
@@ -137,6 +138,9 @@ func (m *memRun) finish(runErr error) error {
 		cancel()
 	}
 	sum := m.guard.Stop()
+	if m.env != nil {
+		m.env.out.peakHeap = sum.PeakHeapBytes
+	}
 	level := slog.LevelInfo
 	if runErr != nil {
 		level = slog.LevelDebug // the error line is what matters then

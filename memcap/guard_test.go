@@ -298,7 +298,16 @@ func TestOptionsValidate(t *testing.T) {
 func TestSummaryLogAttrs(t *testing.T) {
 	s := Summary{
 		LimitBytes: 1 << 20, HeapSlopeMiBPerMin: 1.23456, Profiles: []string{"/tmp/p.pprof"},
-		Batches: map[string]BatchStats{"rows": {Initial: 8, MinUsed: 1, MaxUsed: 8, Final: 4}},
+		Batches:         map[string]BatchStats{"rows": {Initial: 8, MinUsed: 1, MaxUsed: 8, Final: 4}},
+		DurationSeconds: MinSlopeSeconds,
+	}
+	// A short run's line has no slope: it would be the start-up's.
+	short := s
+	short.DurationSeconds = 1
+	var sb bytes.Buffer
+	slog.New(slog.NewJSONHandler(&sb, nil)).Info("memory", short.LogAttrs()...)
+	if bytes.Contains(sb.Bytes(), []byte("slope")) || bytes.Contains(sb.Bytes(), []byte("suspected_leak")) {
+		t.Errorf("a 1 s run's line has a slope: %s", sb.Bytes())
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("memory", s.LogAttrs()...)

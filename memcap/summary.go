@@ -62,6 +62,10 @@ type BatchStats struct {
 	Final   int `json:"final"`
 }
 
+// MinSlopeSeconds is the shortest run whose heap growth slope LogAttrs
+// reports (and, as for SuspectedLeak, the shortest it means something for).
+const MinSlopeSeconds = 30
+
 // LogAttrs returns the summary as key/value pairs (slog.Attr values) for
 // one log line: log.Info("memory", s.LogAttrs()...).
 func (s Summary) LogAttrs() []any {
@@ -75,10 +79,15 @@ func (s Summary) LogAttrs() []any {
 		slog.Int("samples", s.Samples),
 		slog.Int("throttle_events", s.ThrottleEvents),
 		slog.Int("forced_gcs", s.ForcedGCs),
-		slog.Float64("heap_slope_mib_per_min", round3(s.HeapSlopeMiBPerMin)),
-		slog.Float64("heap_slope_r2", round3(s.HeapSlopeR2)),
-		slog.Bool("suspected_leak", s.SuspectedLeak),
 		slog.Float64("duration_seconds", round3(s.DurationSeconds)),
+	}
+	if s.DurationSeconds >= MinSlopeSeconds {
+		// A slope over a few seconds is mostly the start-up's allocation:
+		// a one-second report showed 1952 MiB/min.
+		attrs = append(attrs,
+			slog.Float64("heap_slope_mib_per_min", round3(s.HeapSlopeMiBPerMin)),
+			slog.Float64("heap_slope_r2", round3(s.HeapSlopeR2)),
+			slog.Bool("suspected_leak", s.SuspectedLeak))
 	}
 	if len(s.Profiles) > 0 {
 		attrs = append(attrs, slog.Any("heap_profiles", s.Profiles))

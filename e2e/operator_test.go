@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"lms-backup/internal/testdb"
+)
+
+// shellQuote quotes s for sh -c.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestSummaryOnTerminal: on a terminal (a pseudo-terminal from script(1))
+// a run ends with one human line: what, where, how big, how long, peak
+// heap. Without a terminal (cron, a pipe) there is no such line.
+func TestSummaryOnTerminal(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	out := filepath.Join(t.TempDir(), "tty.sql.zst")
+	argv := append([]string{bin, "dump", "-D", db, "-o", out}, connArgs(srv)...)
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = shellQuote(a)
+	}
+	tty, err := exec.Command("script", "-qec", strings.Join(quoted, " "), "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, tty)
+	}
+	line := regexp.MustCompile(`lms-backup: dumped ` + regexp.QuoteMeta(db) + ` to ` + regexp.QuoteMeta(out) +
+		`, [0-9.]+ [KMG]?i?B, 3000 rows, in [0-9.]+m?s, peak heap [0-9.]+ [KMG]iB`)
+	if !line.Match(tty) {
+		t.Errorf("no summary line on the terminal:\n%q", tty)
+	}
+	r := mustRun(t, append([]string{"dump", "-D", db, "-o", out}, connArgs(srv)...)...)
+	if strings.Contains(r.stderr, "lms-backup: dumped") {
+		t.Errorf("a summary line without a terminal:\n%s", r.stderr)
+	}
+}
+
+// TestMetricsFile: --metrics-file keeps each run's series in one file for
+// node_exporter: a dump and a report of one database and a dump of
+// another side by side, and a failed dump keeps the success before it.
+func TestMetricsFile(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	other := srv.CreateDB(t, "metrics_other")
+	srv.Exec(t, other, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+	dir := t.TempDir()
+	prom := filepath.Join(dir, "lms.prom")
+	mustRun(t, append([]string{"--quiet", "--metrics-file", prom, "dump", "-D", db, "-o", filepath.Join(dir, "a.sql.zst")}, connArgs(srv)...)...)
+	mustRun(t, append([]string{"--quiet", "--metrics-file", prom, "dump", "-D", other, "-o", filepath.Join(dir, "b.sql.zst")}, connArgs(srv)...)...)
+	// The same dump again, failing: the output folder does not exist.
+	r := run(t, nil, nil, append([]string{"--quiet", "--metrics-file", prom, "dump", "-D", db, "-o", filepath.Join(dir, "missing", "c.sql.zst")}, connArgs(srv)...)...)
+	if r.code == 0 {
+		t.Fatal("the failing dump succeeded")
+	}
+	data, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	series := func(name, db string) string {
+		m := regexp.MustCompile(`(?m)^` + name + `\{command="dump",database="` + regexp.QuoteMeta(db) + `"\} (\S+)$`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("no %s for %s in\n%s", name, db, text)
+		}
+		return m[1]
+	}
+	if got := series("lms_backup_last_exit_code", db); got != itoa(r.code) {
+		t.Errorf("last exit code %s, want %d", got, r.code)
+	}
+	if series("lms_backup_last_success_timestamp_seconds", db) == series("lms_backup_last_run_timestamp_seconds", db) {
+		t.Error("the failed run overwrote the last success")
+	}
+	if got := series("lms_backup_rows", other); got != "2" {
+		t.Errorf("rows of the other database's dump %s, want 2", got)
+	}
+	if got := series("lms_backup_last_exit_code", other); got != "0" {
+		t.Errorf("the other database's series changed: exit %s", got)
+	}
+	for _, name := range []string{"lms_backup_duration_seconds", "lms_backup_bytes", "lms_backup_peak_heap_bytes"} {
+		if v := series(name, other); v == "0" {
+			t.Errorf("%s is 0", name)
+		}
+	}
+}
