@@ -12,10 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/urfave/cli/v2"
