@@ -61,14 +61,25 @@ func NewS3(ctx context.Context, bucket, prefix string, cfg Config) (*S3Store, er
 		return nil, fmt.Errorf("storage: %s", redact(err.Error(), cfg.secrets()))
 	}
 	s := &S3Store{core: core, bucket: bucket, prefix: prefix, cfg: cfg}
-	ok, err := core.BucketExists(ctx, bucket)
-	if err != nil {
-		return nil, s.wrap("open", "", err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("open %s: %w (create it, or check the bucket name and AWS_ENDPOINT_URL)", s, ErrNoBucket)
+	// A GET, not HEAD bucket: a HEAD error has no body, so wrong
+	// credentials could not be told from a missing bucket.
+	if err := s.probe(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// probe lists at most one key to check the bucket and the credentials.
+func (s *S3Store) probe(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for oi := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1}) {
+		if oi.Err != nil {
+			return s.wrap("open", s.prefix, oi.Err)
+		}
+		break
+	}
+	return nil
 }
 
 func (s *S3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
@@ -84,7 +95,7 @@ func (s *S3Store) key(name string) (string, error) {
 // and names no secret.
 func (s *S3Store) wrap(op, key string, err error) error {
 	loc := "s3://" + s.bucket + "/" + key
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s %s: %w", op, loc, err)
 	}
 	resp := minio.ToErrorResponse(err)
@@ -94,7 +105,8 @@ func (s *S3Store) wrap(op, key string, err error) error {
 	case "NoSuchBucket":
 		return fmt.Errorf("%s %s: %w (create bucket %s, or check its name and AWS_ENDPOINT_URL)", op, loc, ErrNoBucket, s.bucket)
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-		"InvalidToken", "TokenRefreshRequired", "AccountProblem", "AllAccessDisabled":
+		"InvalidToken", "TokenRefreshRequired", "AccountProblem", "AllAccessDisabled",
+		"InvalidSecurity", "MissingSecurityHeader", "XAdminUserNotFound": // the last: versitygw's unknown key
 		return fmt.Errorf("%s %s: %w: %s (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the profile in %s, and the key's permissions)",
 			op, loc, ErrAuth, resp.Code, s.cfg.credentialsFile())
 	}
@@ -107,6 +119,12 @@ func (s *S3Store) wrap(op, key string, err error) error {
 		return fmt.Errorf("%s %s: %w: TLS certificate not trusted (set AWS_CA_BUNDLE to the service's CA file)", op, loc, ErrUnreachable)
 	case errors.As(err, &uerr), errors.As(err, &nerr):
 		return fmt.Errorf("%s %s: %w: %s (check AWS_ENDPOINT_URL and the network)", op, loc, ErrUnreachable, redact(rootMessage(err), s.cfg.secrets()))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s: %w", op, loc, err)
+	}
+	if resp.StatusCode == 401 || resp.StatusCode == 403 {
+		return fmt.Errorf("%s %s: %w: %s (check the credentials and the key's permissions)", op, loc, ErrAuth, redact(resp.Code, s.cfg.secrets()))
 	}
 	if resp.StatusCode == 404 && resp.Code == "" {
 		return fmt.Errorf("%s %s: %w", op, loc, ErrNotFound)
