@@ -107,6 +107,31 @@ func TestS3ExpiredLock(t *testing.T) {
 	}
 }
 
+// TestS3ConditionalWrite checks that the test server honours the headers
+// the lock relies on, so the lock tests prove the conditional path, not the
+// best-effort read-back.
+func TestS3ConditionalWrite(t *testing.T) {
+	ctx := context.Background()
+	st, bucket := newS3(t, s3Config(t))
+	l, err := st.Lock(ctx, "db", "holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock(ctx)
+	opts := minio.PutObjectOptions{}
+	opts.SetMatchETagExcept("*")
+	_, err = tests3.Get(t).Client(t).PutObject(ctx, bucket, "dumps/"+LockName("db"), bytes.NewReader([]byte("x")), 1, "", "", opts)
+	if !isPrecondition(err) {
+		t.Fatalf("PUT If-None-Match: * over an existing lock: %v, want 412", err)
+	}
+	opts = minio.PutObjectOptions{}
+	opts.SetMatchETag("0123456789abcdef0123456789abcdef")
+	_, err = tests3.Get(t).Client(t).PutObject(ctx, bucket, "dumps/"+LockName("db"), bytes.NewReader([]byte("x")), 1, "", "", opts)
+	if !isPrecondition(err) {
+		t.Fatalf("PUT If-Match: <other etag>: %v, want 412", err)
+	}
+}
+
 func TestS3LockRenewed(t *testing.T) {
 	ctx := context.Background()
 	cfg := s3Config(t)
@@ -193,7 +218,8 @@ func TestS3WrongCredentials(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"wrong secret", Config{AccessKeyID: tests3.AccessKey, SecretAccessKey: secret, SessionToken: "tok-" + secret, Endpoint: cfg.Endpoint}},
+		{"wrong secret", Config{AccessKeyID: tests3.AccessKey, SecretAccessKey: secret, Endpoint: cfg.Endpoint}},
+		{"wrong session token", Config{AccessKeyID: tests3.AccessKey, SecretAccessKey: secret, SessionToken: "tok-" + secret, Endpoint: cfg.Endpoint}},
 		{"unknown key", Config{AccessKeyID: "nobody", SecretAccessKey: secret, Endpoint: cfg.Endpoint}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

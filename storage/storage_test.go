@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -303,6 +304,32 @@ func TestContract(t *testing.T) {
 					t.Fatalf("Lock after Unlock: %v", err)
 				}
 				l2.Unlock(ctx)
+			})
+			t.Run("racing takers: exactly one wins", func(t *testing.T) {
+				const n = 8
+				results := make(chan error, n) // buffered: every taker reports once
+				locks := make(chan Lock, n)
+				for i := range n {
+					go func() {
+						l, err := st.Lock(ctx, "race", fmt.Sprintf("taker %d", i))
+						if err == nil {
+							locks <- l
+						}
+						results <- err
+					}()
+				}
+				won := 0
+				for range n {
+					if err := <-results; err == nil {
+						won++
+					} else if !errors.Is(err, ErrLocked) {
+						t.Errorf("taker: %v", err)
+					}
+				}
+				if won != 1 {
+					t.Fatalf("%d takers won", won)
+				}
+				(<-locks).Unlock(ctx)
 			})
 		})
 	}
