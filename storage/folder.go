@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -81,28 +82,53 @@ func (s *FolderStore) Create(ctx context.Context, name string) (Writer, error) {
 	if err != nil {
 		return nil, folderErr("create", p, err)
 	}
-	w := &folderWriter{f: f}
-	w.stop = context.AfterFunc(ctx, func() { w.f.Abort() })
+	w := &folderWriter{f: f, ctx: ctx}
+	w.stop = context.AfterFunc(ctx, func() { w.Abort() })
 	return w, nil
 }
 
+// folderWriter adds the ctx watcher to an atomicfile.File; mu serialises
+// the watcher's Abort with Write and Commit.
 type folderWriter struct {
 	f    *atomicfile.File
+	ctx  context.Context
 	stop func() bool
+
+	mu      sync.Mutex
+	aborted bool
 }
 
-func (w *folderWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w *folderWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Write(p)
+}
 
 func (w *folderWriter) Commit() error {
-	if !w.stop() {
-		return fmt.Errorf("commit %s: %w", w.f.Name(), context.Canceled)
+	w.stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.aborted && w.ctx.Err() != nil {
+		// Cancelled: abort here rather than race the ctx watcher.
+		w.f.Abort()
+		w.aborted = true
+	}
+	if w.aborted {
+		if err := context.Cause(w.ctx); err != nil {
+			return fmt.Errorf("commit %s: %w", w.f.Name(), err)
+		}
+		return fmt.Errorf("commit %s: aborted", w.f.Name())
 	}
 	return w.f.Commit()
 }
 
 func (w *folderWriter) Abort() error {
 	w.stop()
-	return w.f.Abort()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.f.Abort()
+	w.aborted = true
+	return err
 }
 
 func (s *FolderStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {

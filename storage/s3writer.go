@@ -108,14 +108,13 @@ func (w *s3Writer) fail(err error) {
 
 // Commit sends the last part, completes the upload and checks the size.
 func (w *s3Writer) Commit() error {
-	if !w.stop() {
-		// The ctx watcher is aborting (or has aborted) the upload.
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return fmt.Errorf("commit s3://%s/%s: %w", w.s.bucket, w.key, context.Cause(w.ctx))
-	}
+	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.err == nil && !w.done && w.ctx.Err() != nil {
+		// Cancelled: abort here rather than race the ctx watcher.
+		w.fail(fmt.Errorf("commit s3://%s/%s: %w", w.s.bucket, w.key, context.Cause(w.ctx)))
+	}
 	if w.err != nil {
 		return w.err
 	}
