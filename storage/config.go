@@ -166,6 +166,14 @@ func (c Config) creds() *credentials.Credentials {
 	return credentials.NewFileAWSCredentials(c.credentialsFile(), c.profile())
 }
 
+// credentialsHint says where the credentials in use came from.
+func (c Config) credentialsHint() string {
+	if c.AccessKeyID != "" {
+		return "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, and the key's permissions"
+	}
+	return fmt.Sprintf("check profile [%s] in %s (AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", c.profile(), c.credentialsFile())
+}
+
 // secrets returns the strings that must never appear in an error.
 func (c Config) secrets() []string {
 	var s []string

@@ -27,8 +27,8 @@ type S3Store struct {
 var _ Store = (*S3Store)(nil)
 
 // NewS3 returns the store for prefix ("" or ending in "/") of bucket. It
-// checks that the bucket exists and the credentials may see it, so a wrong
-// setting fails here with ErrNoBucket, ErrAuth or ErrUnreachable.
+// lists one key to check the endpoint, the credentials and the bucket, so a
+// wrong setting fails here with ErrUnreachable, ErrAuth or ErrNoBucket.
 func NewS3(ctx context.Context, bucket, prefix string, cfg Config) (*S3Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -69,12 +69,18 @@ func NewS3(ctx context.Context, bucket, prefix string, cfg Config) (*S3Store, er
 	return s, nil
 }
 
-// probe lists at most one key to check the bucket and the credentials.
+// probe lists at most one key to check the bucket and the credentials. A
+// plain AccessDenied passes: the credentials are valid and the key may be
+// allowed to get and put objects without being allowed to list (a restore
+// of one object); the first real operation then says what is refused.
 func (s *S3Store) probe(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for oi := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1}) {
 		if oi.Err != nil {
+			if minio.ToErrorResponse(oi.Err).Code == "AccessDenied" {
+				return nil
+			}
 			return s.wrap("open", s.prefix, oi.Err)
 		}
 		break
@@ -107,8 +113,7 @@ func (s *S3Store) wrap(op, key string, err error) error {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
 		"InvalidToken", "TokenRefreshRequired", "AccountProblem", "AllAccessDisabled",
 		"InvalidSecurity", "MissingSecurityHeader", "XAdminUserNotFound": // the last: versitygw's unknown key
-		return fmt.Errorf("%s %s: %w: %s (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the profile in %s, and the key's permissions)",
-			op, loc, ErrAuth, resp.Code, s.cfg.credentialsFile())
+		return fmt.Errorf("%s %s: %w: %s (%s)", op, loc, ErrAuth, redact(resp.Code, s.cfg.secrets()), s.cfg.credentialsHint())
 	}
 	var uerr *url.Error
 	var nerr net.Error

@@ -309,6 +309,43 @@ func TestS3Unreachable(t *testing.T) {
 	}
 }
 
+// TestS3ServerDiesMidUpload: a write after the server died fails with
+// ErrUnreachable within a bounded time, and Commit fails.
+func TestS3ServerDiesMidUpload(t *testing.T) {
+	srv, err := tests3.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	cfg := s3Config(t)
+	cfg.Endpoint, cfg.PartSize, cfg.Timeout, cfg.Retries = srv.Endpoint, 5<<20, 2*time.Second, 2
+	st, err := NewS3(context.Background(), srv.CreateBucket(t), "", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := st.Create(context.Background(), "db-1.sql.zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write(randomBytes(5 << 20)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	start := time.Now()
+	_, err = w.Write(randomBytes(5 << 20))
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Write after the server died: %v, want ErrUnreachable", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %s", d)
+	}
+	if err := w.Commit(); err == nil {
+		t.Fatal("Commit succeeded")
+	}
+	t.Log(err)
+}
+
 // TestS3UploadHeap streams 100 MiB through the writer with the default part
 // size and samples the live heap: it must stay inside the dump's 32 MiB budget.
 func TestS3UploadHeap(t *testing.T) {

@@ -171,6 +171,13 @@ func (s *Server) wait(limit time.Duration) error {
 	}
 }
 
+// Kill ends the server with SIGKILL, as a crash would, and waits for it.
+// Its folder stays until Stop.
+func (s *Server) Kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
 // Stop ends the server and removes its folder.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.ProcessState == nil {
