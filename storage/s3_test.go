@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -306,6 +310,32 @@ func TestS3Unreachable(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestS3TLS: TLS is verified; AWS_CA_BUNDLE adds a trusted CA.
+func TestS3TLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>no</Message></Error>`)
+	}))
+	defer srv.Close()
+	cfg := Config{AccessKeyID: "k", SecretAccessKey: "secret-value", Endpoint: srv.URL, Timeout: 2 * time.Second, Retries: 1}
+	_, err := NewS3(context.Background(), "lms-bucket", "", cfg)
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "AWS_CA_BUNDLE") {
+		t.Fatalf("untrusted certificate: %v", err)
+	}
+	t.Log(err)
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	cfg.CABundle = bundle
+	if _, err := NewS3(context.Background(), "lms-bucket", "", cfg); !errors.Is(err, ErrNoBucket) {
+		t.Fatalf("with the CA bundle: %v, want the server's NoSuchBucket", err)
+	}
+	cfg.CABundle = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := NewS3(context.Background(), "lms-bucket", "", cfg); err == nil || !strings.Contains(err.Error(), "AWS_CA_BUNDLE") {
+		t.Fatalf("missing CA bundle: %v", err)
 	}
 }
 
