@@ -269,7 +269,9 @@ func (l *folderLock) Unlock(ctx context.Context) error {
 // CleanIncomplete removes the temporary files of killed writes of objects
 // whose names start with prefix, with atomicfile.Sweep: a file still locked
 // by a live writer is kept whatever its age (flock tells the live from the
-// dead here), and so is one written in the last olderThan or 10 s.
+// dead here). olderThan picks the final names to sweep (those with a
+// temporary file last written over olderThan ago); Sweep then removes every
+// unlocked temporary file of those names written over 10 s ago.
 func (s *FolderStore) CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration) ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {

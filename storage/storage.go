@@ -10,6 +10,17 @@
 //
 // Names passed to a Store are relative to its folder or prefix and never
 // contain "/": a Store is one flat level, as a folder of dumps is today.
+//
+// Buckets are reached with the settings every S3 tool reads (see Config
+// and ConfigFromEnv): AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for non-AWS services
+// (addressed path-style), AWS_PROFILE with AWS_SHARED_CREDENTIALS_FILE or
+// ~/.aws/credentials, AWS_CA_BUNDLE. TLS is always verified. No error
+// names a secret.
+//
+// Locks: a folder uses flock (released by the kernel when the holder
+// dies); a bucket uses a lock object taken with conditional writes and an
+// expiry (a dead holder's lock lasts until it expires); see S3Store.Lock.
 package storage
 
 import (
