@@ -10,9 +10,10 @@ build:
 	$(GO) build -ldflags "-X lms-backup/cli.version=$(VERSION)" -o $(BIN) .
 
 # deps installs the Debian packages the tests and the demo need (MariaDB
-# server and client, zstd, poppler-utils) when they are missing.
+# server and client, zstd, poppler-utils) and the versitygw S3 server (go
+# install) when they are missing.
 deps:
-	@scripts/install-deps.sh
+	@GO=$(GO) scripts/install-deps.sh
 
 test: deps
 	$(GO) vet ./...

@@ -2,8 +2,16 @@
 # Installs the Debian packages lms-backup's tests and demo need, if missing:
 # a MariaDB server and client (the tests start their own private server),
 # zstd and gzip (the stock-tool restore path), poppler-utils (the report
-# tests read the PDFs back with pdftotext and pdftoppm).
+# tests read the PDFs back with pdftotext and pdftoppm), and Versity's S3
+# gateway (the storage tests start their own private S3 server).
 set -euo pipefail
+# versitygw is a Go program: built with the Go toolchain into GOPATH/bin
+# (about 2.5 min on 2 cores), where internal/tests3 looks for it.
+GO=${GO:-go}
+if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$($GO env GOPATH | cut -d: -f1)/bin/versitygw" ]; then
+  echo "install-deps: building versitygw (S3 server for the tests)" >&2
+  GOFLAGS=-mod=mod $GO install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
