@@ -101,6 +101,11 @@ type appEnv struct {
 	out            outcome
 }
 
+// errInput marks a dump that could not be read from where it is (a bucket
+// that refuses the credentials, a missing object, an endpoint that does not
+// answer): exit 4, like a damaged dump.
+var errInput = errors.New("cannot read the dump")
+
 // usageError marks a command line the user has to correct.
 type usageError struct{ err error }
 
@@ -126,7 +131,7 @@ func exitCode(err error, interrupted bool) int {
 		return ExitInterrupted
 	// A damaged dump is the cause of whatever failed after it was read
 	// (a statement, a lost session), so it is checked first.
-	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errDecrypt):
+	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errInput), errors.Is(err, errDecrypt):
 		return ExitBadDump
 	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage),
 		errors.Is(err, fixture.ErrUsage), errors.Is(err, report.ErrUsage), errors.Is(err, report.ErrTemplate):

@@ -14,13 +14,13 @@ import (
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
-	"lms-backup/atomicfile"
 	"lms-backup/dbconn"
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
 	"lms-backup/dumpfile/sqlscript"
 	"lms-backup/memcap"
 	"lms-backup/rotate"
+	"lms-backup/storage"
 )
 
 func dumpCommand(env *appEnv) *cli.Command {
@@ -86,6 +86,9 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if out == "" {
 		return usagef("--output is required: a file path, a folder (DIR/), or - for stdout")
 	}
+	if storage.IsRemote(out) {
+		return e.dumpToStore(c, opts, out)
+	}
 	// -o DIR/ (or an existing folder): a nightly folder of named dumps.
 	var folder string
 	if st, err := os.Stat(out); strings.HasSuffix(out, "/") || (err == nil && st.IsDir()) {
@@ -106,13 +109,9 @@ func (e *appEnv) runDump(c *cli.Context) error {
 		return usagef("--keep and --keep-days rotate a folder of dumps: use -o DIR/")
 	}
 	if folder != "" {
-		comp, err := dumpfile.ParseCompression(cmp.Or(c.String("compress"), "zstd"))
+		ext, err := nightlyExt(c, len(seal) > 0)
 		if err != nil {
-			return usagef("--compress: %v", err)
-		}
-		ext := map[dumpfile.Compression]string{dumpfile.Zstd: ".sql.zst", dumpfile.Gzip: ".sql.gz", dumpfile.None: ".sql"}[comp]
-		if len(seal) > 0 {
-			ext += ".age"
+			return err
 		}
 		out = filepath.Join(folder, rotate.Name(opts.Database, time.Now(), ext))
 	}
@@ -152,12 +151,14 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	}
 
 	// Create the output first: a bad path fails before the server is touched.
-	var w *atomicfile.File
+	var w outputObject
 	if out != "-" {
-		if w, err = e.createOutput(out); err != nil {
+		f, err := e.createOutput(out)
+		if err != nil {
 			return outputError{fmt.Errorf("%w (check that the folder exists and is writable)", err)}
 		}
-		defer w.Abort()
+		defer f.Abort()
+		w = f
 	}
 	mem, err := e.startMem(c, "dump", outputDir(out))
 	if err != nil {
@@ -211,7 +212,7 @@ func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy,
 }
 
 // dump runs the dump itself under the memory guard.
-func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, out string, w *atomicfile.File, mem *memRun,
+func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, out string, w outputObject, mem *memRun,
 	seal []age.Recipient, tee *teeVerify) error {
 	db, err := dbconn.Open(c.Context, conn)
 	if err != nil {
@@ -289,4 +290,25 @@ func outputCompression(flag, out string) (dumpfile.Compression, error) {
 		return "", usagef("--compress %s does not match the extension of %s (%s): change one of them", c, out, byExt)
 	}
 	return c, nil
+}
+
+// nightlyExt is the extension of a dump in a nightly folder or prefix:
+// from --compress (zstd by default), .age when encrypted.
+func nightlyExt(c *cli.Context, sealed bool) (string, error) {
+	comp, err := dumpfile.ParseCompression(cmp.Or(c.String("compress"), "zstd"))
+	if err != nil {
+		return "", usagef("--compress: %v", err)
+	}
+	ext := map[dumpfile.Compression]string{dumpfile.Zstd: ".sql.zst", dumpfile.Gzip: ".sql.gz", dumpfile.None: ".sql"}[comp]
+	if sealed {
+		ext += ".age"
+	}
+	return ext, nil
+}
+
+// outputObject is where a dump goes: an atomic file or an object in a
+// store; nothing is under its final name before Commit.
+type outputObject interface {
+	io.Writer
+	Commit() error
 }

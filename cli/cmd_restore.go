@@ -15,6 +15,7 @@ import (
 	"lms-backup/dbconn"
 	"lms-backup/dumpfile"
 	"lms-backup/restore"
+	"lms-backup/storage"
 )
 
 func restoreCommand(env *appEnv) *cli.Command {
@@ -185,7 +186,13 @@ func (d dumpInput) Close() error {
 func (e *appEnv) openDump(c *cli.Context, path string) (dumpInput, string, error) {
 	var in io.ReadCloser = io.NopCloser(e.stdin)
 	name := "stdin"
-	if path != "" && path != "-" {
+	if storage.IsRemote(path) {
+		rc, err := openObject(c, path)
+		if err != nil {
+			return dumpInput{}, "", err
+		}
+		in, name = rc, path
+	} else if path != "" && path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return dumpInput{}, "", usagef("open %s: %v (check the path)", path, unwrapPath(err))
@@ -229,4 +236,22 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// openObject opens a dump in a bucket (s3://BUCKET/KEY) as a stream: a
+// verify or restore reads it straight from the bucket, with no copy on
+// local disk. A bucket that cannot be read is errInput (exit 4).
+func openObject(c *cli.Context, loc string) (io.ReadCloser, error) {
+	store, key, err := storage.Open(c.Context, loc, storage.ConfigFromEnv())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errInput, loc, err)
+	}
+	if key == "" {
+		return nil, usagef("%s names a prefix: name one dump in it (s3://BUCKET/PREFIX/NAME)", loc)
+	}
+	rc, err := store.Open(c.Context, key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errInput, loc, err)
+	}
+	return rc, nil
 }

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := testdb.Run(m)
+	stopS3()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

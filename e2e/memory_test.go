@@ -52,6 +52,12 @@ type memStats struct {
 // which here read 238 MiB for a 40 MiB dump.
 func measured(t *testing.T, args ...string) memStats {
 	t.Helper()
+	return measuredEnv(t, nil, args...)
+}
+
+// measuredEnv is measured with extra environment variables.
+func measuredEnv(t *testing.T, extra []string, args ...string) memStats {
+	t.Helper()
 	statsFile := filepath.Join(t.TempDir(), "stats.json")
 	cmd := exec.Command(bin, append([]string{"--quiet", args[0], "--stats-json", statsFile}, args[1:]...)...)
 	env := []string{"GOGC=100", "GOMAXPROCS=2"}
@@ -60,7 +66,7 @@ func measured(t *testing.T, args ...string) memStats {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = env
+	cmd.Env = append(env, extra...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()

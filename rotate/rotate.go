@@ -121,28 +121,48 @@ func Prune(dir, db string, p Policy) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	var removed []string
+	for _, name := range Expired(db, names, p) {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, name)
+	}
+	return removed, nil
+}
+
+// Expired returns, among names (of a folder or a bucket prefix), the dumps
+// of db that the policy does not keep, newest first. Names that are not
+// db's dumps (see Name) are never returned; the newest dump never is.
+func Expired(db string, names []string, p Policy) []string {
+	if p.Keep <= 0 && p.KeepDays <= 0 {
+		return nil
+	}
 	type dump struct {
 		name string
 		t    time.Time
 	}
 	var dumps []dump
-	for _, e := range entries {
-		if t, ok := parse(db, e.Name()); ok && e.Type().IsRegular() {
-			dumps = append(dumps, dump{e.Name(), t})
+	for _, n := range names {
+		if t, ok := parse(db, n); ok {
+			dumps = append(dumps, dump{n, t})
 		}
 	}
 	sort.Slice(dumps, func(i, j int) bool { return dumps[i].t.After(dumps[j].t) })
-	var removed []string
+	var out []string
 	for i, d := range dumps {
 		byCount := p.Keep > 0 && i < p.Keep
 		byAge := p.KeepDays > 0 && p.Now.Sub(d.t) < time.Duration(p.KeepDays)*24*time.Hour
 		if i == 0 || byCount || byAge {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, d.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return removed, err
-		}
-		removed = append(removed, d.name)
+		out = append(out, d.name)
 	}
-	return removed, nil
+	return out
 }

@@ -131,6 +131,10 @@ type ObjectInfo struct {
 	ModTime time.Time
 }
 
+// IsRemote reports whether location names a bucket (s3://...) rather than
+// a local path.
+func IsRemote(location string) bool { return strings.HasPrefix(location, "s3://") }
+
 // Open opens the store a location names and returns it with the object name
 // the location points at ("" when it names a folder or a prefix).
 //
