@@ -53,8 +53,10 @@ const exitCodesHelp = `EXIT CODES:
    2    usage: bad flag, argument or value (a numeric option out of its range, 0 included;
         a database name the server refuses)
    3    connection: server unreachable, access denied, unknown database, connection lost mid-run
-   4    bad dump file: not a dump, damaged, truncated, or not decryptable with --identity
-   5    output: the output file could not be written (folder, permissions, disk full)
+   4    bad dump file: not a dump, damaged, truncated, or not decryptable with --identity;
+        or the bucket it is in could not be read
+   5    output: the output file could not be written (folder, permissions, disk full;
+        a bucket: credentials, missing bucket, endpoint down)
    6    target: the server rejected a statement, or the target database is not empty (restore, fixture)
    7    memory: the work completed, but the peak heap exceeded --max-heap
    8    busy: another dump of the database into the same folder is running, or a table

@@ -49,11 +49,13 @@ EXAMPLES:
    lms-backup --log-format json dump -D lms -o /var/backups/lms/ --keep 14   (nightly, from cron)
    lms-backup dump -D lms -o /var/backups/lms/ --recipients-file /etc/lms/backup.recipients
    lms-backup dump -D lms -o lms.sql.zst --threads 1   (one connection, no global lock)
+   AWS_ENDPOINT_URL=https://s3.example.net lms-backup dump -D lms -o s3://backups/lms/ --keep 14
+                                                   (a bucket; AWS_ACCESS_KEY_ID etc. as for every S3 tool)
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "database to dump (required)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file; a folder (DIR/) for nightly dumps named DB-YYYYMMDDTHHMMSSZ.sql.zst; or - for stdout (required)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file; a folder (DIR/) for nightly dumps named DB-YYYYMMDDTHHMMSSZ.sql.zst; s3://BUCKET/PREFIX/ (nightly, in a bucket) or s3://BUCKET/KEY; or - for stdout (required)"},
 			&cli.IntFlag{Name: "keep", Usage: "with -o DIR/: after the new dump verified, keep only the newest N dumps of this database"},
 			&cli.IntFlag{Name: "keep-days", Usage: "with -o DIR/: after the new dump verified, delete this database's dumps older than N days"},
 			&cli.StringFlag{Name: "compress", Usage: "zstd, gzip or none (default: from the extension, else zstd)"},

@@ -71,7 +71,7 @@ func (e *appEnv) dumpToStore(c *cli.Context, opts dump.Options, loc string) erro
 
 	if nightly {
 		host, _ := os.Hostname()
-		lock, err := store.Lock(ctx, "lms-backup-"+opts.Database+".lock", fmt.Sprintf("lms-backup dump %s on %s pid %d", opts.Database, host, os.Getpid()))
+		lock, err := store.Lock(ctx, "lms-backup-"+opts.Database, fmt.Sprintf("lms-backup dump %s on %s pid %d", opts.Database, host, os.Getpid()))
 		if err != nil {
 			return storeOutputError(err)
 		}

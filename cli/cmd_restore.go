@@ -48,6 +48,7 @@ EXAMPLES:
    lms-backup restore --database lms --force lms.sql.zst   (over the live database; it changes only when all loaded)
    ssh vault 'cat lms.sql.zst' | lms-backup restore -D lms_copy -
    lms-backup restore -D lms_copy --create-database --identity ~/backup.key lms.sql.zst.age
+   lms-backup restore -D lms_copy --create-database s3://backups/lms/lms-20261202T023000Z.sql.zst
    lms-backup restore -D lms --recover            (after a kill -9 mid-swap: says whether lms is old or new)
    zstd -dc lms.sql.zst | mariadb lms_copy      (the stock client reads the same file)
 
