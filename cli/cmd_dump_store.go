@@ -17,13 +17,6 @@ import (
 	"lms-backup/storage"
 )
 
-// storeStaleUpload is how old an incomplete upload of this database's
-// dumps must be before a run holding the database's lock removes it. The
-// lock already proves no run of this database is writing; the margin only
-// protects a database whose name extends this one's ("lms" and
-// "lms-2020"), whose uploads share the name prefix.
-const storeStaleUpload = 6 * time.Hour
-
 // dumpToStore runs a dump to a bucket: -o s3://BUCKET/PREFIX/ is a nightly
 // prefix (named dumps, the database's lock, incomplete uploads of killed
 // runs removed, the new dump verified from the stream as it is uploaded,
@@ -80,7 +73,9 @@ func (e *appEnv) dumpToStore(c *cli.Context, opts dump.Options, loc string) erro
 				e.log.Warn("could not release the bucket lock; it expires by itself", "err", uerr)
 			}
 		}()
-		cleaned, err := store.CleanIncomplete(ctx, opts.Database+"-2", storeStaleUpload)
+		// The lock proves no run of this database is writing: every
+		// incomplete upload of its dumps is a killed run's.
+		cleaned, err := store.CleanIncomplete(ctx, opts.Database+"-", 0, func(name string) bool { return rotate.IsDump(opts.Database, name) })
 		if err != nil {
 			return storeOutputError(fmt.Errorf("remove incomplete uploads of killed runs: %w", err))
 		}

@@ -179,3 +179,54 @@ func TestS3DumpMemory(t *testing.T) {
 	}
 	checkFlat(t, scales, live, heap)
 }
+
+// TestS3KilledUpload: a dump to a bucket prefix SIGKILLed mid-run leaves
+// no object under a dump's name, only an incomplete upload and its lock;
+// the next run on the same host takes the lock of the dead process at
+// once, removes the upload and writes its own.
+func TestS3KilledUpload(t *testing.T) {
+	srv := testdb.Get(t)
+	s3 := s3Server(t)
+	bucket := s3.CreateBucket(t)
+	env := s3Env(s3, tests3.SecretKey)
+	db, _ := smallDump(t, srv)
+	loc := "s3://" + bucket + "/lms/"
+	// The table lock holds the dump after its upload has started.
+	unlock := lockTable(t, srv, db, "t")
+	cmd := exec.Command(bin, append([]string{"dump", "-D", db, "-o", loc, "--threads", "1"}, connArgs(srv)...)...)
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForState(t, srv, "%metadata lock%")
+	cmd.Process.Kill()
+	cmd.Wait()
+	unlock()
+	uploads := func() int {
+		n := 0
+		for u := range s3.Client(t).Client.ListIncompleteUploads(context.Background(), bucket, "lms/", true) {
+			if u.Err != nil {
+				t.Fatal(u.Err)
+			}
+			n++
+		}
+		return n
+	}
+	// The killed run's lock object stays; no dump is there.
+	if keys := objects(t, s3, bucket, "lms/"+db); len(keys) != 0 {
+		t.Fatalf("objects after a killed upload: %q", keys)
+	}
+	if uploads() != 1 {
+		t.Fatalf("%d incomplete uploads after the kill, want 1", uploads())
+	}
+	r := run(t, nil, env, append([]string{"dump", "-D", db, "-o", loc, "--threads", "1"}, connArgs(srv)...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "removed incomplete uploads of earlier runs that were killed") {
+		t.Fatalf("next run: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := uploads(); n != 0 {
+		t.Errorf("%d incomplete uploads left after the next run", n)
+	}
+	if keys := objects(t, s3, bucket, "lms/"+db); len(keys) != 1 {
+		t.Errorf("objects after the next run: %q", keys)
+	}
+}

@@ -48,6 +48,12 @@ func parse(db, name string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// IsDump reports whether name is a dump of db as Name names it.
+func IsDump(db, name string) bool {
+	_, ok := parse(db, name)
+	return ok
+}
+
 // Lock is a held lock on a folder for one database. Close releases it.
 type Lock struct{ f *os.File }
 

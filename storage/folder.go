@@ -272,7 +272,7 @@ func (l *folderLock) Unlock(ctx context.Context) error {
 // dead here). olderThan picks the final names to sweep (those with a
 // temporary file last written over olderThan ago); Sweep then removes every
 // unlocked temporary file of those names written over 10 s ago.
-func (s *FolderStore) CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration) ([]string, error) {
+func (s *FolderStore) CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration, match func(string) bool) ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, folderErr("clean", s.dir, err)
@@ -284,7 +284,7 @@ func (s *FolderStore) CleanIncomplete(ctx context.Context, prefix string, olderT
 			continue
 		}
 		i := strings.LastIndexByte(rest, '-')
-		if i < 0 || !strings.HasPrefix(rest[:i], prefix) {
+		if i < 0 || !strings.HasPrefix(rest[:i], prefix) || (match != nil && !match(rest[:i])) {
 			continue
 		}
 		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < olderThan {

@@ -289,7 +289,7 @@ func (s *S3Store) Delete(ctx context.Context, name string) error {
 // prefix starting with prefix that were initiated more than olderThan ago.
 // S3 cannot tell a live upload from a dead one, so hold the lock and pick
 // olderThan longer than any run (an upload's parts are billed until then).
-func (s *S3Store) CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration) ([]string, error) {
+func (s *S3Store) CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration, match func(string) bool) ([]string, error) {
 	var removed []string
 	keyMarker, idMarker := "", ""
 	for {
@@ -298,7 +298,8 @@ func (s *S3Store) CleanIncomplete(ctx context.Context, prefix string, olderThan 
 			return removed, s.wrap("list uploads", s.prefix+prefix, err)
 		}
 		for _, u := range res.Uploads {
-			if strings.Contains(strings.TrimPrefix(u.Key, s.prefix), "/") || time.Since(u.Initiated) < olderThan {
+			name := strings.TrimPrefix(u.Key, s.prefix)
+			if strings.Contains(name, "/") || time.Since(u.Initiated) < olderThan || (match != nil && !match(name)) {
 				continue
 			}
 			if err := s.core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID); err != nil {

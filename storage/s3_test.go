@@ -170,12 +170,12 @@ func TestS3CleanIncomplete(t *testing.T) {
 	c.NewMultipartUpload(ctx, bucket, "dumps/other-1.sql.zst", minio.PutObjectOptions{})
 	c.NewMultipartUpload(ctx, bucket, "elsewhere/db-1.sql.zst", minio.PutObjectOptions{})
 
-	removed, err := st.CleanIncomplete(ctx, "db-", time.Hour)
+	removed, err := st.CleanIncomplete(ctx, "db-", time.Hour, nil)
 	if err != nil || len(removed) != 0 {
 		t.Fatalf("young uploads: removed %v, %v", removed, err)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	removed, err = st.CleanIncomplete(ctx, "db-", time.Second)
+	removed, err = st.CleanIncomplete(ctx, "db-", time.Second, nil)
 	if err != nil || len(removed) != 1 || !strings.Contains(removed[0], "dumps/db-1.sql.zst") {
 		t.Fatalf("removed %v, %v", removed, err)
 	}
@@ -205,7 +205,7 @@ func TestFolderCleanIncomplete(t *testing.T) {
 	live := w.(*folderWriter).f.TempName()
 	os.Chtimes(live, old, old)
 
-	removed, err := st.CleanIncomplete(ctx, "db-", time.Minute)
+	removed, err := st.CleanIncomplete(ctx, "db-", time.Minute, nil)
 	if err != nil || strings.Join(removed, ",") != filepath.Base(dead) {
 		t.Fatalf("removed %v, %v", removed, err)
 	}

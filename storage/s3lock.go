@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -20,6 +22,20 @@ type lockBody struct {
 	Owner   string    `json:"owner"`
 	Token   string    `json:"token"` // random, tells our lock from another's
 	Expires time.Time `json:"expires"`
+	Host    string    `json:"host,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+}
+
+// deadHere reports whether the lock's holder ran on this host and its
+// process is gone: then the lock is stale before it expires (a killed
+// run on the same machine, the usual case for a nightly job), and the next
+// run need not wait for the expiry.
+func (b lockBody) deadHere() bool {
+	host, err := os.Hostname()
+	if err != nil || b.Host != host || b.PID <= 0 || b.PID == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(b.PID, 0) == syscall.ESRCH
 }
 
 // Lock takes the lock object LockName(name) under the store's prefix. It
@@ -47,7 +63,8 @@ func (s *S3Store) Lock(ctx context.Context, name, owner string) (Lock, error) {
 	key := s.prefix + LockName(name)
 	tok := make([]byte, 16)
 	rand.Read(tok)
-	l := &s3Lock{s: s, key: key, body: lockBody{Owner: owner, Token: hex.EncodeToString(tok)}}
+	host, _ := os.Hostname()
+	l := &s3Lock{s: s, key: key, body: lockBody{Owner: owner, Token: hex.EncodeToString(tok), Host: host, PID: os.Getpid()}}
 
 	etag, err := l.put(ctx, "")
 	if isPrecondition(err) {
@@ -58,10 +75,11 @@ func (s *S3Store) Lock(ctx context.Context, name, owner string) (Lock, error) {
 			etag, err = l.put(ctx, "")
 		case rerr != nil:
 			return nil, rerr
-		case time.Now().Before(held.Expires):
+		case time.Now().Before(held.Expires) && !held.deadHere():
 			return nil, s.lockedErr(key, held)
 		default:
-			// Expired: replace exactly that lock object.
+			// Expired, or its holder on this host is gone: replace
+			// exactly that lock object.
 			etag, err = l.put(ctx, heldTag)
 		}
 		if isPrecondition(err) {

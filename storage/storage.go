@@ -89,10 +89,11 @@ type Store interface {
 	Lock(ctx context.Context, name, owner string) (Lock, error)
 
 	// CleanIncomplete removes what killed writes of objects whose names
-	// start with prefix left behind (temporary files, incomplete multipart
+	// start with prefix (and, when match is not nil, for which match
+	// returns true) left behind (temporary files, incomplete multipart
 	// uploads) once they are older than olderThan, and returns a
 	// description of each removed item. Call it while holding the lock.
-	CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration) ([]string, error)
+	CleanIncomplete(ctx context.Context, prefix string, olderThan time.Duration, match func(name string) bool) ([]string, error)
 
 	// String returns the location (never any credential).
 	String() string
