@@ -41,13 +41,32 @@ func (e *appEnv) connOptions(c *cli.Context, database string) dbconn.Options {
 	if c.IsSet("password") || dsnPasswordOnCommandLine(c.String("dsn")) {
 		e.log.Warn("a password on the command line is visible to other local users; prefer --password-file, MYSQL_PWD or --defaults-file")
 	}
+	dsn := c.String("dsn")
+	if dsn != "" && dsn == os.Getenv("LMS_DSN") && connFlagsGiven(c) {
+		// As the mysql client orders its sources: the command line over
+		// the environment over option files. LMS_DSN stays set for the
+		// usual runs; flags on the command line point one run elsewhere.
+		e.log.Debug("connection flags on the command line: LMS_DSN is not used for this run")
+		dsn = ""
+	}
 	return dbconn.Options{
-		DSN: c.String("dsn"), Host: c.String("host"), Port: c.Int("port"), Socket: c.String("socket"),
+		DSN: dsn, Host: c.String("host"), Port: c.Int("port"), Socket: c.String("socket"),
 		User: c.String("user"), Password: c.String("password"), PasswordFile: c.String("password-file"),
 		DefaultsFile: c.String("defaults-file"), NoDefaults: c.Bool("no-defaults"),
 		SSLMode: c.String("ssl-mode"), SSLCA: c.String("ssl-ca"), SSLCert: c.String("ssl-cert"), SSLKey: c.String("ssl-key"),
 		Database: database,
 	}
+}
+
+// connFlagsGiven reports whether the command line sets a connection flag
+// that a DSN also says (host, port, socket, user, defaults file).
+func connFlagsGiven(c *cli.Context) bool {
+	for _, name := range []string{"host", "port", "socket", "user", "defaults-file"} {
+		if c.IsSet(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // dsnPasswordOnCommandLine reports whether dsn holds a password and came

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"lms-backup/cli"
 	"lms-backup/internal/testdb"
 )
 
@@ -86,5 +87,27 @@ func TestMetricsFile(t *testing.T) {
 		if v := series(name, other); v == "0" {
 			t.Errorf("%s is 0", name)
 		}
+	}
+}
+
+// TestPrecedence: as with the mysql client, the command line overrides the
+// environment: with LMS_DSN set (here to a server that does not exist),
+// connection flags on the command line point one run elsewhere.
+func TestPrecedence(t *testing.T) {
+	srv := testdb.Get(t)
+	db, _ := smallDump(t, srv)
+	if srv.Config.Net != "unix" {
+		t.Fatalf("the test server is not on a unix socket (%s)", srv.Config.Net)
+	}
+	env := []string{"LMS_DSN=root@unix(/nonexistent/mysqld.sock)/"}
+	out := filepath.Join(t.TempDir(), "p.sql.zst")
+	r := run(t, nil, env, "--quiet", "dump", "-D", db, "-o", out, "--no-defaults", "--socket", srv.Config.Addr, "--user", srv.Config.User)
+	if r.code != 0 {
+		t.Fatalf("flags over LMS_DSN: exit %d\n%s", r.code, r.stderr)
+	}
+	// Without flags LMS_DSN is used (and fails here: it points nowhere).
+	r = run(t, nil, env, "--quiet", "dump", "-D", db, "-o", out)
+	if r.code != cli.ExitConnect {
+		t.Fatalf("LMS_DSN alone: exit %d, want %d\n%s", r.code, cli.ExitConnect, r.stderr)
 	}
 }
