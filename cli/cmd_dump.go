@@ -228,7 +228,7 @@ func (e *appEnv) dump(c *cli.Context, opts dump.Options, conn dbconn.Options, ou
 	log.Info("dump started", "server", conn.Describe(), "output", out, "compression", opts.Compression)
 	prog := e.newProgress()
 	opts.Progress = func(p dump.Progress) {
-		prog.update("dump: table %d/%d %s, %d rows, %s written", p.TableIndex, p.Tables, p.Table, p.Rows, formatBytes(p.Written))
+		prog.bar(p.Rows, p.Estimated, "rows", fmt.Sprintf("dump: table %d/%d %s, %s written", p.TableIndex, p.Tables, p.Table, formatBytes(p.Written)))
 	}
 	var dst io.Writer = outputWriter{e.stdout}
 	if w != nil {

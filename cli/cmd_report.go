@@ -136,7 +136,11 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 	log := e.log.With("component", "report", "database", conn.Database, "month", opts.Month)
 	log.Info("report started", "server", conn.Describe(), "out", out, "lang", opts.Lang)
 	prog := e.newProgress()
-	opts.Progress = func(part string, rows int64) { prog.update("report %s: %s, %d rows", opts.Month, part, rows) }
+	seen := map[string]bool{}
+	opts.Progress = func(part string, rows int64) {
+		seen[part] = true // the parts run one after another: the ones before this are done
+		prog.bar(int64(len(seen)-1), int64(len(tpl.Parts)), "parts", fmt.Sprintf("report %s: %s, %d rows", opts.Month, part, rows))
+	}
 	opts.PageRows = mem.guard.Batch("report_page_rows", 5000, 200).Size
 	res, err := report.Run(c.Context, db, tpl, opts, conn.Database, writers, log)
 	prog.done()

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -155,11 +157,16 @@ func (e *appEnv) restore(c *cli.Context, opts restore.Options, conn dbconn.Optio
 	log := e.log.With("component", "restore", "database", opts.Database)
 	log.Info("restore started", "server", conn.Describe(), "input", name, "compression", rd.Compression())
 	prog := e.newProgress()
+	var mu sync.Mutex
+	text := "restore " + opts.Database
 	opts.Progress = func(p restore.Progress) {
-		prog.update("restore: %s, %d rows, %d statements, %s read", p.Table, p.Rows, p.Statements, formatBytes(p.Offset))
+		mu.Lock()
+		text = fmt.Sprintf("restore %s: %s, %d rows", opts.Database, p.Table, p.Rows)
+		mu.Unlock()
 	}
+	stop := prog.watch(rd.read, rd.size, func() string { mu.Lock(); defer mu.Unlock(); return text })
 	res, err := restore.Run(c.Context, db, opts, rd.Reader, log)
-	prog.done()
+	stop()
 	if err != nil {
 		return fmt.Errorf("restore %s into %s: %w", name, opts.Database, dbconn.Lost(err))
 	}
@@ -174,6 +181,8 @@ func (e *appEnv) restore(c *cli.Context, opts restore.Options, conn dbconn.Optio
 type dumpInput struct {
 	*dumpfile.Reader
 	file io.Closer
+	read *atomic.Int64 // bytes of the file read so far, for progress
+	size int64         // the file's size; 0 when unknown
 }
 
 func (d dumpInput) Close() error {
@@ -187,24 +196,30 @@ func (d dumpInput) Close() error {
 func (e *appEnv) openDump(c *cli.Context, path string) (dumpInput, string, error) {
 	var in io.ReadCloser = io.NopCloser(e.stdin)
 	name := "stdin"
+	var size int64 // 0: unknown (stdin)
 	if storage.IsRemote(path) {
-		rc, err := openObject(c, path)
+		rc, n, err := openObject(c, path)
 		if err != nil {
 			return dumpInput{}, "", err
 		}
-		in, name = rc, path
+		in, name, size = rc, path, n
 	} else if path != "" && path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return dumpInput{}, "", usagef("open %s: %v (check the path)", path, unwrapPath(err))
 		}
-		if st, err := f.Stat(); err == nil && st.IsDir() {
+		st, err := f.Stat()
+		if err == nil && st.IsDir() {
 			f.Close()
 			return dumpInput{}, "", usagef("%s is a folder: name a dump file", path)
 		}
+		if err == nil {
+			size = st.Size()
+		}
 		in, name = f, path
 	}
-	plain, err := decrypting(c, in, name)
+	read := new(atomic.Int64)
+	plain, err := decrypting(c, readCloser{countingReader{in, read}, in}, name)
 	if err != nil {
 		in.Close()
 		return dumpInput{}, "", err
@@ -214,7 +229,13 @@ func (e *appEnv) openDump(c *cli.Context, path string) (dumpInput, string, error
 		in.Close()
 		return dumpInput{}, "", fmt.Errorf("read %s: %w", name, err)
 	}
-	return dumpInput{rd, in}, name, nil
+	return dumpInput{Reader: rd, file: in, read: read, size: size}, name, nil
+}
+
+// readCloser is a Reader with another value's Close.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // oneFileArg checks that at most one argument follows the options. Options
@@ -242,17 +263,21 @@ func unwrapPath(err error) error {
 // openObject opens a dump in a bucket (s3://BUCKET/KEY) as a stream: a
 // verify or restore reads it straight from the bucket, with no copy on
 // local disk. A bucket that cannot be read is errInput (exit 4).
-func openObject(c *cli.Context, loc string) (io.ReadCloser, error) {
+func openObject(c *cli.Context, loc string) (io.ReadCloser, int64, error) {
 	store, key, err := storage.Open(c.Context, loc, storage.ConfigFromEnv())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errInput, loc, err)
+		return nil, 0, fmt.Errorf("%w: %s: %w", errInput, loc, err)
 	}
 	if key == "" {
-		return nil, usagef("%s names a prefix: name one dump in it (s3://BUCKET/PREFIX/NAME)", loc)
+		return nil, 0, usagef("%s names a prefix: name one dump in it (s3://BUCKET/PREFIX/NAME)", loc)
+	}
+	info, err := store.Stat(c.Context, key)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: %w", errInput, loc, err)
 	}
 	rc, err := store.Open(c.Context, key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errInput, loc, err)
+		return nil, 0, fmt.Errorf("%w: %s: %w", errInput, loc, err)
 	}
-	return rc, nil
+	return rc, info.Size, nil
 }

@@ -50,7 +50,9 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	stop := e.newProgress().watch(rd.read, rd.size, func() string { return "verify " + name })
 	rep, err := sqlscript.Verify(c.Context, rd.Reader)
+	stop()
 	if err != nil {
 		return mem.finish(fmt.Errorf("verify %s: %w", name, err))
 	}

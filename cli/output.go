@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,19 +71,28 @@ func terminal(w io.Writer) bool {
 }
 
 // progress draws one status line on stderr when stderr is a terminal and
-// the user did not ask for quiet; otherwise it does nothing. It is used
-// from one goroutine at a time.
+// the user did not ask for quiet; otherwise it does nothing. With a total
+// the line is a bar with percent, rate and ETA. It is redrawn in place at
+// most five times a second and cleared by done. It is used from one
+// goroutine at a time.
+//
+// Ours rather than a progress-bar library: one line, no goroutine of its
+// own, nothing drawn unless stderr is a terminal (which the command layer
+// already knows); the libraries we looked at (schollz/progressbar,
+// vbauerster/mpb) bring render loops and their own terminal handling for
+// what is some forty lines here.
 type progress struct {
-	w    io.Writer
-	last time.Time
-	used bool
+	w     io.Writer
+	last  time.Time
+	start time.Time
+	used  bool
 }
 
 func (e *appEnv) newProgress() *progress {
 	if e.quiet || e.jsonLogs || !terminal(e.stderr) {
 		return &progress{}
 	}
-	return &progress{w: e.stderr}
+	return &progress{w: e.stderr, start: time.Now()}
 }
 
 func (p *progress) update(format string, args ...any) {
@@ -92,10 +103,91 @@ func (p *progress) update(format string, args ...any) {
 	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
 }
 
+// bar draws done of total (a count of unit: "rows", "B" for bytes,
+// "parts") with percent, rate and ETA, then text. A total of 0 or less
+// (unknown) draws text alone.
+func (p *progress) bar(done, total int64, unit, text string) {
+	if total <= 0 {
+		p.update("%s", text)
+		return
+	}
+	const width = 24
+	frac := min(float64(done)/float64(total), 1)
+	if done < total {
+		frac = min(frac, 0.99) // an estimate may be short: 100% only when done
+	}
+	filled := int(frac * width)
+	elapsed := time.Since(p.start).Seconds()
+	rate, eta := "", "ETA --:--"
+	if elapsed > 0.5 && done > 0 {
+		r := float64(done) / elapsed
+		if unit == "B" {
+			rate = formatBytes(int64(r)) + "/s"
+		} else {
+			rate = fmt.Sprintf("%s %s/s", compact(r), unit)
+		}
+		left := time.Duration(float64(max(total-done, 0)) / r * float64(time.Second))
+		eta = fmt.Sprintf("ETA %d:%02d", int(left.Minutes()), int(left.Seconds())%60)
+	}
+	p.update("[%s%s] %3.0f%% %s %s  %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), frac*100, rate, eta, text)
+}
+
+// compact writes a rate as 950, 12.3k or 4.5M.
+func compact(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.1fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fk", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+// watch redraws a bar from a byte counter every 200 ms until the returned
+// stop is called (then the line is cleared): for restore and verify,
+// whose progress is the bytes of the file read so far.
+func (p *progress) watch(read *atomic.Int64, total int64, text func() string) (stop func()) {
+	if p.w == nil {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				p.last = time.Time{}
+				p.bar(read.Load(), total, "B", text())
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		p.done()
+	}
+}
+
 func (p *progress) done() {
 	if p.used {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// countingReader counts the bytes read through it, for a progress bar.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func formatBytes(n int64) string {

@@ -111,6 +111,9 @@ type Progress struct {
 	Tables     int
 	Rows       int64 // all rows so far
 	Written    int64 // compressed bytes so far
+	// Estimated is the rows the dump expects in all: the server's
+	// estimates of the tables (TABLE_ROWS), never below Rows.
+	Estimated int64
 }
 
 // Validate checks the options without any I/O.
@@ -254,7 +257,8 @@ type dumper struct {
 	trailer *dumpfile.Trailer // read after the pipe is closed
 	// maxPacket is the server's max_allowed_packet.
 	maxPacket int64
-	tables    int // for progress
+	tables    int   // for progress
+	estimated int64 // for progress: the tables' row estimates
 
 	rows     atomic.Int64 // rows dumped so far
 	mu       sync.Mutex   // guards res.Warnings and progress
@@ -298,6 +302,11 @@ func (d *dumper) run(ctx context.Context, s *session, hdr dumpfile.Header) error
 		return err
 	}
 	d.tables = len(tables)
+	for _, t := range tables {
+		if !t.Sequence && !t.NoRows {
+			d.estimated += t.Estimate
+		}
+	}
 	// Sequences first: a table's DEFAULT may call NEXTVAL on one.
 	for _, t := range tables {
 		if t.Sequence {
@@ -424,7 +433,8 @@ func (d *dumper) report(t *table, rows int64) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.progress = Progress{Table: t.Name, TableIndex: t.index, Tables: d.tables, Rows: total, Written: d.pipe.written()}
+	d.progress = Progress{Table: t.Name, TableIndex: t.index, Tables: d.tables, Rows: total, Written: d.pipe.written(),
+		Estimated: max(d.estimated, total)}
 	d.opts.Progress(d.progress)
 }
 

@@ -111,3 +111,52 @@ func TestPrecedence(t *testing.T) {
 		t.Fatalf("LMS_DSN alone: exit %d, want %d\n%s", r.code, cli.ExitConnect, r.stderr)
 	}
 }
+
+// underTerminal runs the binary with args in a pseudo-terminal (script(1))
+// and returns what the terminal showed.
+func underTerminal(t *testing.T, args ...string) string {
+	t.Helper()
+	quoted := []string{shellQuote(bin)}
+	for _, a := range args {
+		quoted = append(quoted, shellQuote(a))
+	}
+	out, err := exec.Command("script", "-qec", strings.Join(quoted, " "), "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("script %v: %v\n%q", args, err, out)
+	}
+	return string(out)
+}
+
+// TestProgressOnTerminal: on a terminal, dump, verify and restore draw a
+// bar with percent, rate and ETA (dump: of the tables' row estimates;
+// verify and restore: of the file's bytes), redrawn in place (\r) and
+// cleared at the end; without a terminal nothing of it appears.
+func TestProgressOnTerminal(t *testing.T) {
+	srv := testdb.Get(t)
+	// Big enough that verify, the quickest, runs past the first redraw.
+	db := fixtureDB(t, srv, 16)
+	file := filepath.Join(t.TempDir(), "p.sql.gz")
+	bar := regexp.MustCompile(`\r\x1b\[K\[[= ]{24}\] +[0-9]+% \S+ \S+/s ETA [0-9]+:[0-9]{2}  `)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"dump", append([]string{"dump", "-D", db, "-o", file, "--threads", "1"}, connArgs(srv)...)},
+		{"verify", []string{"verify", file}},
+		{"restore", append(append([]string{"restore", "-D", srv.CreateDB(t, "progress")}, connArgs(srv)...), file)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shown := underTerminal(t, tc.args...)
+			if !bar.MatchString(shown) {
+				t.Errorf("no progress bar on the terminal:\n%q", shown)
+			}
+			if !strings.Contains(shown, "\r\x1b[K") || strings.Count(shown, "ETA") < 1 {
+				t.Errorf("the bar is not redrawn in place:\n%q", shown)
+			}
+		})
+	}
+	r := run(t, nil, nil, "verify", file)
+	if strings.Contains(r.stderr, "ETA") || strings.Contains(r.stdout, "ETA") {
+		t.Errorf("a progress bar without a terminal:\n%s%s", r.stdout, r.stderr)
+	}
+}
