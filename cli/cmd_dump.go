@@ -23,7 +23,26 @@ import (
 	"lms-backup/storage"
 )
 
+// dumpFlags are the dump command's own flags, bound by their definitions;
+// checkDump validates them once into a dumpRun.
+type dumpFlags struct {
+	database, output, compress, definer, maxStatement string
+	noHistory                                         bool
+	keep, keepDays, threads, chunkRows                int
+	lockWait                                          time.Duration
+}
+
+// dumpRun is a dump's checked settings.
+type dumpRun struct {
+	opts   dump.Options
+	conn   dbconn.Options
+	output string // as given: a file, -, DIR/ or s3://...
+	seal   []age.Recipient
+	policy rotate.Policy // --keep/--keep-days
+}
+
 func dumpCommand(env *appEnv) *cli.Command {
+	f := &dumpFlags{}
 	return &cli.Command{
 		Name:      "dump",
 		Usage:     "stream a database into one compressed SQL file from one consistent snapshot",
@@ -54,104 +73,99 @@ EXAMPLES:
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "database to dump (required)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file; a folder (DIR/) for nightly dumps named DB-YYYYMMDDTHHMMSSZ.sql.zst; s3://BUCKET/PREFIX/ (nightly, in a bucket) or s3://BUCKET/KEY; or - for stdout (required)"},
-			&cli.IntFlag{Name: "keep", Usage: "with -o DIR/: after the new dump verified, keep only the newest N dumps of this database"},
-			&cli.IntFlag{Name: "keep-days", Usage: "with -o DIR/: after the new dump verified, delete this database's dumps older than N days"},
-			&cli.StringFlag{Name: "compress", Usage: "zstd, gzip or none (default: from the extension, else zstd)"},
-			&cli.StringFlag{Name: "definer", Value: "keep", Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
-			&cli.BoolFlag{Name: "no-history", Usage: "dump only the current rows of system-versioned tables (by default every row version is dumped and restored)"},
-			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
-			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Usage: "upper bound of one extended INSERT, 4KiB to 1GiB (never above the server's max_allowed_packet)"},
-			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 to 64, 1 reads on one connection"},
-			&cli.IntFlag{Name: "chunk-rows", Hidden: true, Usage: "rows per key-range chunk of a big table with --threads above 1 (default 100000)"},
+			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Destination: &f.database, Usage: "database to dump (required)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &f.output, Usage: "output file; a folder (DIR/) for nightly dumps named DB-YYYYMMDDTHHMMSSZ.sql.zst; s3://BUCKET/PREFIX/ (nightly, in a bucket) or s3://BUCKET/KEY; or - for stdout (required)"},
+			&cli.IntFlag{Name: "keep", Destination: &f.keep, Usage: "with -o DIR/: after the new dump verified, keep only the newest N dumps of this database"},
+			&cli.IntFlag{Name: "keep-days", Destination: &f.keepDays, Usage: "with -o DIR/: after the new dump verified, delete this database's dumps older than N days"},
+			&cli.StringFlag{Name: "compress", Destination: &f.compress, Usage: "zstd, gzip or none (default: from the extension, else zstd)"},
+			&cli.StringFlag{Name: "definer", Value: "keep", Destination: &f.definer, Usage: "keep or strip the DEFINER of views, routines, triggers and events"},
+			&cli.BoolFlag{Name: "no-history", Destination: &f.noHistory, Usage: "dump only the current rows of system-versioned tables (by default every row version is dumped and restored)"},
+			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 300 * time.Second, Destination: &f.lockWait, Usage: "give up (exit 8) when another session holds a table lock longer than this, instead of waiting without end"},
+			&cli.StringFlag{Name: "max-statement-size", Value: "1MiB", Destination: &f.maxStatement, Usage: "upper bound of one extended INSERT, 4KiB to 1GiB (never above the server's max_allowed_packet)"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Destination: &f.threads, Usage: "connections reading in parallel from one snapshot (needs the RELOAD privilege for a moment's global lock, else one connection is used); 1 to 64, 1 reads on one connection"},
+			&cli.IntFlag{Name: "chunk-rows", Hidden: true, Destination: &f.chunkRows, Usage: "rows per key-range chunk of a big table with --threads above 1 (default 100000)"},
 		}, append(append(encryptFlags(), connFlags()...), memFlags()...)...),
-		Action: env.runDump,
+		Action: func(c *cli.Context) error { return env.runDump(c, f) },
 	}
 }
 
-func (e *appEnv) runDump(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
-	}
-	opts := dump.Options{Database: c.String("database"), Definer: c.String("definer"), NoHistory: c.Bool("no-history"), Tool: "lms-backup " + version,
-		LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads"), ChunkRows: c.Int("chunk-rows")}
-	if opts.LockWait < time.Second {
-		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
-	}
-	size, err := memcap.ParseSize(c.String("max-statement-size"))
-	if err != nil {
-		return usagef("--max-statement-size: %v", err)
-	}
-	opts.MaxStatement = int(size)
-	out := c.String("output")
-	if out == "" {
-		return usagef("--output is required: a file path, a folder (DIR/), or - for stdout")
-	}
-	if storage.IsRemote(out) {
-		return e.dumpToStore(c, opts, out)
-	}
-	// -o DIR/ (or an existing folder): a nightly folder of named dumps.
-	var folder string
-	if st, err := os.Stat(out); strings.HasSuffix(out, "/") || (err == nil && st.IsDir()) {
-		folder = out
-		if st, err := os.Stat(folder); err != nil || !st.IsDir() {
-			return outputError{fmt.Errorf("--output %s: not a folder (create it first)", folder)}
-		}
-	}
-	seal, err := recipients(c)
+func (e *appEnv) runDump(c *cli.Context, f *dumpFlags) error {
+	run, err := e.checkDump(c, f)
 	if err != nil {
 		return err
 	}
-	keep, keepDays := c.Int("keep"), c.Int("keep-days")
-	if keep < 0 || keepDays < 0 {
-		return usagef("--keep and --keep-days must be 0 or more")
+	switch {
+	case storage.IsRemote(run.output):
+		return e.dumpToStore(c, run)
+	case strings.HasSuffix(run.output, "/") || isDir(run.output):
+		return e.dumpToFolder(c, run)
 	}
-	if folder == "" && (keep > 0 || keepDays > 0) {
+	return e.dumpToFile(c, run)
+}
+
+// checkDump validates the flags that every kind of output shares.
+func (e *appEnv) checkDump(c *cli.Context, f *dumpFlags) (dumpRun, error) {
+	if c.NArg() > 0 {
+		return dumpRun{}, usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
+	}
+	run := dumpRun{output: f.output, opts: dump.Options{Database: f.database, Definer: f.definer, NoHistory: f.noHistory,
+		Tool: "lms-backup " + version, LockWait: f.lockWait, Threads: f.threads, ChunkRows: f.chunkRows}}
+	if f.lockWait < time.Second {
+		return run, usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
+	}
+	size, err := memcap.ParseSize(f.maxStatement)
+	if err != nil {
+		return run, usagef("--max-statement-size: %v", err)
+	}
+	run.opts.MaxStatement = int(size)
+	if f.output == "" {
+		return run, usagef("--output is required: a file path, a folder (DIR/), or - for stdout")
+	}
+	if run.seal, err = recipients(c); err != nil {
+		return run, err
+	}
+	if f.keep < 0 || f.keepDays < 0 {
+		return run, usagef("--keep and --keep-days must be 0 or more")
+	}
+	run.policy = rotate.Policy{Keep: f.keep, KeepDays: f.keepDays}
+	run.conn = e.connOptions(c, f.database)
+	return run, nil
+}
+
+// checkOutput settles the compression for the output named name and
+// validates the engine's and the connection's options: the last checks
+// before any I/O.
+func (run *dumpRun) checkOutput(c *cli.Context, name string) error {
+	if strings.HasSuffix(name, ".age") && len(run.seal) == 0 {
+		return usagef("--output %s ends in .age but nothing says whom to encrypt to: pass --encrypt-to or --recipients-file", name)
+	}
+	var err error
+	if run.opts.Compression, err = outputCompression(c.String("compress"), strings.TrimSuffix(name, ".age")); err != nil {
+		return err
+	}
+	if err := run.opts.Validate(); err != nil {
+		return err
+	}
+	return run.conn.Validate()
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// dumpToFile dumps into one file, or to stdout for -o -.
+func (e *appEnv) dumpToFile(c *cli.Context, run dumpRun) error {
+	if run.policy.Keep > 0 || run.policy.KeepDays > 0 {
 		return usagef("--keep and --keep-days rotate a folder of dumps: use -o DIR/")
 	}
-	if folder != "" {
-		ext, err := nightlyExt(c, len(seal) > 0)
-		if err != nil {
-			return err
-		}
-		out = filepath.Join(folder, rotate.Name(opts.Database, time.Now(), ext))
-	}
-	if strings.HasSuffix(out, ".age") && len(seal) == 0 {
-		return usagef("--output %s ends in .age but nothing says whom to encrypt to: pass --encrypt-to or --recipients-file", out)
-	}
-	if opts.Compression, err = outputCompression(c.String("compress"), strings.TrimSuffix(out, ".age")); err != nil {
+	if err := run.checkOutput(c, run.output); err != nil {
 		return err
 	}
-	if err := opts.Validate(); err != nil {
-		return err
-	}
-	conn := e.connOptions(c, opts.Database)
-	if err := conn.Validate(); err != nil {
-		return err
-	}
-	if out == "-" && opts.Compression != dumpfile.None && terminal(e.stdout) {
+	out := run.output
+	if out == "-" && run.opts.Compression != dumpfile.None && terminal(e.stdout) {
 		return usagef("refusing to write compressed data to a terminal: redirect stdout or use -o FILE")
 	}
-
-	if folder != "" {
-		lock, err := rotate.Acquire(folder, opts.Database)
-		if errors.Is(err, rotate.ErrBusy) {
-			return err
-		}
-		if err != nil {
-			return outputError{fmt.Errorf("%w (check that the folder is writable)", err)}
-		}
-		defer lock.Close()
-		swept, err := rotate.Sweep(folder, opts.Database)
-		if err != nil {
-			return outputError{fmt.Errorf("sweep %s: %w", folder, err)}
-		}
-		if len(swept) > 0 {
-			e.log.Info("removed temporary files of an earlier run that was killed", "folder", folder, "files", swept)
-		}
-	}
-
 	// Create the output first: a bad path fails before the server is touched.
 	var w outputObject
 	if out != "-" {
@@ -166,24 +180,65 @@ func (e *appEnv) runDump(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// An encrypted dump cannot be read back without the secret key, which a
-	// backup host should not have: in a folder it is verified as it is
-	// written, from the stream that goes into the encryption.
-	var verified *sqlscript.Report
-	var tee *teeVerify
-	if folder != "" && len(seal) > 0 {
-		tee = newTeeVerify(c.Context)
+	return mem.finish(e.dump(c, run.opts, run.conn, out, w, mem, run.seal, nil))
+}
+
+// dumpToFolder writes a nightly dump into a folder: a named file under the
+// database's lock, killed runs' temporary files swept, the new dump
+// verified, then the old ones rotated.
+func (e *appEnv) dumpToFolder(c *cli.Context, run dumpRun) error {
+	folder := run.output
+	if !isDir(folder) {
+		return outputError{fmt.Errorf("--output %s: not a folder (create it first)", folder)}
 	}
-	if err := mem.finish(e.dump(c, opts, conn, out, w, mem, seal, tee)); err != nil {
+	ext, err := nightlyExt(c, len(run.seal) > 0)
+	if err != nil {
 		return err
 	}
-	if folder == "" {
-		return nil
+	out := filepath.Join(folder, rotate.Name(run.opts.Database, time.Now(), ext))
+	if err := run.checkOutput(c, out); err != nil {
+		return err
 	}
+	lock, err := rotate.Acquire(folder, run.opts.Database)
+	if errors.Is(err, rotate.ErrBusy) {
+		return err
+	}
+	if err != nil {
+		return outputError{fmt.Errorf("%w (check that the folder is writable)", err)}
+	}
+	defer lock.Close()
+	swept, err := rotate.Sweep(folder, run.opts.Database)
+	if err != nil {
+		return outputError{fmt.Errorf("sweep %s: %w", folder, err)}
+	}
+	if len(swept) > 0 {
+		e.log.Info("removed temporary files of an earlier run that was killed", "folder", folder, "files", swept)
+	}
+	f, err := e.createOutput(out)
+	if err != nil {
+		return outputError{fmt.Errorf("%w (check that the folder exists and is writable)", err)}
+	}
+	defer f.Abort()
+	mem, err := e.startMem(c, "dump", folder)
+	if err != nil {
+		return err
+	}
+	// An encrypted dump cannot be read back without the secret key, which a
+	// backup host should not have: it is verified as it is written, from
+	// the stream that goes into the encryption.
+	var tee *teeVerify
+	if len(run.seal) > 0 {
+		tee = newTeeVerify(c.Context)
+	}
+	if err := mem.finish(e.dump(c, run.opts, run.conn, out, f, mem, run.seal, tee)); err != nil {
+		return err
+	}
+	var verified *sqlscript.Report
 	if tee != nil {
 		verified = tee.report
 	}
-	return e.rotate(c, folder, out, opts.Database, rotate.Policy{Keep: keep, KeepDays: keepDays, Now: time.Now()}, verified)
+	run.policy.Now = time.Now()
+	return e.rotate(c, folder, out, run.opts.Database, run.policy, verified)
 }
 
 // rotate verifies the new dump in a nightly folder and only then deletes

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"lms-backup/dump"
 	"lms-backup/dumpfile"
 	"lms-backup/dumpfile/sqlscript"
 	"lms-backup/rotate"
@@ -22,66 +20,34 @@ import (
 // runs removed, the new dump verified from the stream as it is uploaded,
 // then --keep/--keep-days rotation), -o s3://BUCKET/KEY one object. The
 // object appears under its name only when complete.
-func (e *appEnv) dumpToStore(c *cli.Context, opts dump.Options, loc string) error {
-	ctx := c.Context
-	seal, err := recipients(c)
-	if err != nil {
-		return err
-	}
-	keep, keepDays := c.Int("keep"), c.Int("keep-days")
-	if keep < 0 || keepDays < 0 {
-		return usagef("--keep and --keep-days must be 0 or more")
-	}
+func (e *appEnv) dumpToStore(c *cli.Context, run dumpRun) error {
+	ctx, opts, loc := c.Context, &run.opts, run.output
 	store, key, err := storage.Open(ctx, loc, storage.ConfigFromEnv())
 	if err != nil {
 		return outputError{fmt.Errorf("--output %s: %w", loc, err)}
 	}
 	nightly := key == ""
-	if !nightly && (keep > 0 || keepDays > 0) {
+	if !nightly && (run.policy.Keep > 0 || run.policy.KeepDays > 0) {
 		return usagef("--keep and --keep-days rotate a prefix of dumps: end --output with a slash (s3://BUCKET/PREFIX/)")
 	}
 	if nightly {
-		ext, err := nightlyExt(c, len(seal) > 0)
+		ext, err := nightlyExt(c, len(run.seal) > 0)
 		if err != nil {
 			return err
 		}
 		key = rotate.Name(opts.Database, time.Now(), ext)
 	}
-	if strings.HasSuffix(key, ".age") && len(seal) == 0 {
-		return usagef("--output %s ends in .age but nothing says whom to encrypt to: pass --encrypt-to or --recipients-file", loc)
-	}
-	if opts.Compression, err = outputCompression(c.String("compress"), strings.TrimSuffix(key, ".age")); err != nil {
-		return err
-	}
-	if err := opts.Validate(); err != nil {
-		return err
-	}
-	conn := e.connOptions(c, opts.Database)
-	if err := conn.Validate(); err != nil {
+	if err := run.checkOutput(c, key); err != nil {
 		return err
 	}
 	where := store.String() + key
 
 	if nightly {
-		host, _ := os.Hostname()
-		lock, err := store.Lock(ctx, "lms-backup-"+opts.Database, fmt.Sprintf("lms-backup dump %s on %s pid %d", opts.Database, host, os.Getpid()))
+		unlock, err := e.lockStore(ctx, store, opts.Database)
 		if err != nil {
-			return storeOutputError(err)
+			return err
 		}
-		defer func() {
-			if uerr := lock.Unlock(ctx); uerr != nil {
-				e.log.Warn("could not release the bucket lock; it expires by itself", "err", uerr)
-			}
-		}()
-		// The lock proves no run of this database is writing: every
-		// incomplete upload of its dumps is a killed run's.
-		cleaned, err := store.CleanIncomplete(ctx, opts.Database+"-", 0, func(name string) bool { return rotate.IsDump(opts.Database, name) })
-		if err != nil {
-			return storeOutputError(fmt.Errorf("remove incomplete uploads of killed runs: %w", err))
-		}
-		if len(cleaned) > 0 {
-			e.log.Info("removed incomplete uploads of earlier runs that were killed", "output", store.String(), "uploads", cleaned)
-		}
+		defer unlock()
 	}
 	w, err := store.Create(ctx, key)
 	if err != nil {
@@ -98,10 +64,10 @@ func (e *appEnv) dumpToStore(c *cli.Context, opts dump.Options, loc string) erro
 	// also proves what the bucket holds, and keeps the verifier's memory
 	// out of the dump's.
 	var tee *teeVerify
-	if nightly && len(seal) > 0 {
+	if nightly && len(run.seal) > 0 {
 		tee = newTeeVerify(ctx)
 	}
-	if err := mem.finish(e.dump(c, opts, conn, where, storeObject{w}, mem, seal, tee)); err != nil {
+	if err := mem.finish(e.dump(c, *opts, run.conn, where, storeObject{w}, mem, run.seal, tee)); err != nil {
 		return err
 	}
 	if !nightly {
@@ -113,27 +79,65 @@ func (e *appEnv) dumpToStore(c *cli.Context, opts dump.Options, loc string) erro
 	} else if rep, err = verifyObject(ctx, store, key); err != nil {
 		return fmt.Errorf("verify the new dump %s: %w (old dumps were kept)", where, err)
 	}
-	objs, err := store.List(ctx, opts.Database+"-")
+	removed, err := rotateStore(ctx, store, opts.Database, key, run.policy)
 	if err != nil {
-		return storeOutputError(fmt.Errorf("rotate: %w", err))
+		return err
+	}
+	e.log.Info("nightly dump verified and rotated", "object", where, "rows", rep.Rows, "frames", rep.Frames,
+		"deleted", removed, "keep", run.policy.Keep, "keep_days", run.policy.KeepDays)
+	return nil
+}
+
+// lockStore takes the bucket lock of db's nightly dumps and removes the
+// incomplete uploads its killed runs left. It returns the unlock.
+func (e *appEnv) lockStore(ctx context.Context, store storage.Store, db string) (func(), error) {
+	host, _ := os.Hostname()
+	lock, err := store.Lock(ctx, "lms-backup-"+db, fmt.Sprintf("lms-backup dump %s on %s pid %d", db, host, os.Getpid()))
+	if err != nil {
+		return nil, storeOutputError(err)
+	}
+	unlock := func() {
+		if uerr := lock.Unlock(ctx); uerr != nil {
+			e.log.Warn("could not release the bucket lock; it expires by itself", "err", uerr)
+		}
+	}
+	// The lock proves no run of this database is writing: every
+	// incomplete upload of its dumps is a killed run's.
+	cleaned, err := store.CleanIncomplete(ctx, db+"-", 0, func(name string) bool { return rotate.IsDump(db, name) })
+	if err != nil {
+		unlock()
+		return nil, storeOutputError(fmt.Errorf("remove incomplete uploads of killed runs: %w", err))
+	}
+	if len(cleaned) > 0 {
+		e.log.Info("removed incomplete uploads of earlier runs that were killed", "output", store.String(), "uploads", cleaned)
+	}
+	return unlock, nil
+}
+
+// rotateStore deletes the dumps of db under the store's prefix that the
+// policy does not keep, never key (the dump just written), and returns
+// their names.
+func rotateStore(ctx context.Context, store storage.Store, db, key string, p rotate.Policy) ([]string, error) {
+	objs, err := store.List(ctx, db+"-")
+	if err != nil {
+		return nil, storeOutputError(fmt.Errorf("rotate: %w", err))
 	}
 	names := make([]string, len(objs))
 	for i, o := range objs {
 		names[i] = o.Name
 	}
+	p.Now = time.Now()
 	var removed []string
-	for _, name := range rotate.Expired(opts.Database, names, rotate.Policy{Keep: keep, KeepDays: keepDays, Now: time.Now()}) {
+	for _, name := range rotate.Expired(db, names, p) {
 		if name == key {
-			continue // never the dump just written
+			continue
 		}
 		if err := store.Delete(ctx, name); err != nil {
-			return storeOutputError(fmt.Errorf("rotate: delete %s: %w", name, err))
+			return removed, storeOutputError(fmt.Errorf("rotate: delete %s: %w", name, err))
 		}
 		removed = append(removed, name)
 	}
-	e.log.Info("nightly dump verified and rotated", "object", where, "rows", rep.Rows, "frames", rep.Frames,
-		"deleted", removed, "keep", keep, "keep_days", keepDays)
-	return nil
+	return removed, nil
 }
 
 // storeObject makes a storage.Writer an outputObject whose write errors are
