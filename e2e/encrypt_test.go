@@ -79,7 +79,7 @@ func TestEncryptedDump(t *testing.T) {
 		})
 	}
 	var n int
-	srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'never_made'").Scan(&n)
+	mustScan(t, srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'never_made'"), &n)
 	if n != 0 {
 		t.Error("a refused restore left its target database behind")
 	}

@@ -320,7 +320,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 					t.Errorf("the error shows the row's values: %s", r.stderr)
 				}
 				var n int
-				srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&n)
+				mustScan(t, srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target), &n)
 				if n != 0 {
 					t.Errorf("database %s still exists after the failed restore", target)
 				}
@@ -333,7 +333,7 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 					t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r.stderr)
 				}
 				var n int
-				srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", target).Scan(&n)
+				mustScan(t, srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", target), &n)
 				if n != 0 {
 					t.Errorf("%d tables left in %s after the failed restore", n, target)
 				}
@@ -405,7 +405,7 @@ func interruptDump(t *testing.T, srv *testdb.Server, db string, sig syscall.Sign
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
-		srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE " + lockWaitStates).Scan(&n)
+		mustScan(t, srv.Open(t, "").QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "+lockWaitStates), &n)
 		if n > 0 {
 			break
 		}
@@ -453,7 +453,7 @@ func assertServerIdle(t *testing.T, srv *testdb.Server) {
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		var n int
-		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND NOT IN ('Sleep', 'Daemon') AND ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler')").Scan(&n)
+		mustScan(t, root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND NOT IN ('Sleep', 'Daemon') AND ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler')"), &n)
 		if n == 0 {
 			return
 		}
@@ -480,7 +480,7 @@ func assertNoLockWaiters(t *testing.T, srv *testdb.Server) {
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for {
 		var n int
-		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE " + lockWaitStates).Scan(&n)
+		mustScan(t, root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "+lockWaitStates), &n)
 		if n == 0 {
 			return
 		}

@@ -309,3 +309,12 @@ func TestRestoreFromStdin(t *testing.T) {
 		t.Fatalf("restored view counts %d rows (%v), want 2", n, err)
 	}
 }
+
+// mustScan scans one row into dest and fails the test when the query or
+// the scan fails: a check must not pass because its own query did not run.
+func mustScan(t testing.TB, row *sql.Row, dest ...any) {
+	t.Helper()
+	if err := row.Scan(dest...); err != nil {
+		t.Fatalf("query: %v", err)
+	}
+}

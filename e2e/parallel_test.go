@@ -149,8 +149,8 @@ func TestParallelSnapshotConsistency(t *testing.T) {
 	if err := conn.QueryRow("SELECT SUM(balance) FROM accounts").Scan(&sum); err != nil {
 		t.Fatal(err)
 	}
-	conn.QueryRow("SELECT COUNT(*) FROM ledger").Scan(&ledgerRows)
-	conn.QueryRow("SELECT entries FROM counter").Scan(&entries)
+	mustScan(t, conn.QueryRow("SELECT COUNT(*) FROM ledger"), &ledgerRows)
+	mustScan(t, conn.QueryRow("SELECT entries FROM counter"), &entries)
 	if want := fmt.Sprintf("%d.00", accounts*balance); sum != want || ledgerRows != entries {
 		t.Fatalf("restored copy is not one snapshot (%d transfers during the dump): balances sum to %s (want %s), ledger %d rows, counter %d",
 			during, sum, want, ledgerRows, entries)
@@ -249,8 +249,8 @@ func TestChunkBoundaries(t *testing.T) {
 	a, b := srv.Open(t, src), srv.Open(t, dst)
 	for _, table := range []string{"dense", "sparse", "signed", "composite", "textkey", "nokey", "enumkey"} {
 		var na, nb int
-		a.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&na)
-		b.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&nb)
+		mustScan(t, a.QueryRow("SELECT COUNT(*) FROM "+table), &na)
+		mustScan(t, b.QueryRow("SELECT COUNT(*) FROM "+table), &nb)
 		if na != nb {
 			t.Errorf("table %s: %d rows restored, the source has %d", table, nb, na)
 		}
@@ -338,7 +338,7 @@ func waitForState(t *testing.T, srv *testdb.Server, pattern string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var n int
-		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE ?", pattern).Scan(&n)
+		mustScan(t, root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE ?", pattern), &n)
 		if n > 0 {
 			return
 		}

@@ -83,7 +83,7 @@ func TestReportCommand(t *testing.T) {
 			if lang == "en" {
 				// A figure computed here, formatted as the PDF prints money.
 				var principal string
-				srv.Open(t, db).QueryRow("SELECT SUM(principal) FROM loans WHERE status <> 'pending' AND disbursed_at >= '2024-03-01' AND disbursed_at < '2024-04-01'").Scan(&principal)
+				mustScan(t, srv.Open(t, db).QueryRow("SELECT SUM(principal) FROM loans WHERE status <> 'pending' AND disbursed_at >= '2024-03-01' AND disbursed_at < '2024-04-01'"), &principal)
 				for _, want := range []string{"Monthly loan report", "2024-03", "Page 1 of", "Collections", "more rows are in the workbook only", thousands(principal)} {
 					if !strings.Contains(string(text), want) {
 						t.Errorf("PDF text lacks %q", want)

@@ -205,7 +205,7 @@ func TestInterruptedRestore(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
-		root.QueryRow(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'lms\_restore\_%' AND TABLE_NAME = 'big'`).Scan(&n)
+		mustScan(t, root.QueryRow(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'lms\_restore\_%' AND TABLE_NAME = 'big'`), &n)
 		if n > 0 {
 			break
 		}

@@ -76,7 +76,7 @@ func waitForLockWait(t *testing.T, srv *testdb.Server) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var n int
-		root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE " + lockWaitStates).Scan(&n)
+		mustScan(t, root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "+lockWaitStates), &n)
 		if n > 0 {
 			return
 		}
