@@ -431,13 +431,8 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return err
 	}
 	r.step("tables locked")
-	for name, table := range on {
-		if slices.Contains(st.moved, table) {
-			if _, err := conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, name)); err != nil {
-				return fmt.Errorf("drop trigger %s: %w", name, err)
-			}
-			r.step("trigger dropped")
-		}
+	if err := st.dropMovedTriggers(ctx, r, on); err != nil {
+		return err
 	}
 	// MERGE tables cannot be renamed under LOCK TABLES once their
 	// underlying tables moved: they move, in one RENAME, after the unlock.
@@ -446,50 +441,21 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return err
 	}
 	st.renamed = true // from here on the rollback looks where each table is
-	move := func(from, to string, tables []string) error {
-		for _, t := range tables {
-			if (slices.Contains(views, t) && to == st.target) || late[from+"\x00"+t] {
-				continue // after the unlock
-			}
-			if _, err := conn.ExecContext(ctx, "ALTER TABLE "+st.in(from, t)+" RENAME TO "+st.in(to, t)); err != nil {
-				return fmt.Errorf("swap the tables in: move %s: %w", t, err)
-			}
-			r.step("table moved")
-		}
-		return nil
-	}
-	if err := move(st.target, st.oldDB, st.moved); err != nil {
+	if err := st.moveLocked(ctx, r, st.target, st.oldDB, st.moved, views, late); err != nil {
 		return err
 	}
-	if err := move(st.newDB, st.target, st.incoming); err != nil {
+	if err := st.moveLocked(ctx, r, st.newDB, st.target, st.incoming, views, late); err != nil {
 		return err
 	}
 	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
 		return fmt.Errorf("unlock the swapped tables: %w", err)
 	}
 	r.step("tables unlocked")
-	for _, v := range views {
-		if _, err := conn.ExecContext(ctx, "DROP VIEW "+st.in(st.target, v)); err != nil {
-			return fmt.Errorf("drop view %s: %w", v, err)
-		}
-		r.step("view dropped")
+	if err := st.dropViews(ctx, r, views); err != nil {
+		return err
 	}
-	var pairs []string
-	for _, t := range st.moved {
-		if late[st.target+"\x00"+t] {
-			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
-		}
-	}
-	for _, t := range st.incoming {
-		if slices.Contains(views, t) || late[st.newDB+"\x00"+t] {
-			pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
-		}
-	}
-	if len(pairs) > 0 {
-		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
-			return fmt.Errorf("swap the tables in: %w", err)
-		}
-		r.step("late tables moved")
+	if err := st.moveLate(ctx, r, views, late); err != nil {
+		return err
 	}
 	if err := st.repointSequences(ctx, conn); err != nil {
 		return err
@@ -504,6 +470,78 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return err
 	}
 	r.step("swap done")
+	return nil
+}
+
+// dropMovedTriggers drops, on r's connection, each trigger of the target
+// (on maps trigger to table) whose table the swap moves out: a trigger
+// cannot leave its database. It runs under the swap's table locks.
+func (st *stage) dropMovedTriggers(ctx context.Context, r *runner, on map[string]string) error {
+	for name, table := range on {
+		if !slices.Contains(st.moved, table) {
+			continue
+		}
+		if _, err := r.conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, name)); err != nil {
+			return fmt.Errorf("drop trigger %s: %w", name, err)
+		}
+		r.step("trigger dropped")
+	}
+	return nil
+}
+
+// moveLocked moves tables from database from to database to, one ALTER
+// TABLE ... RENAME each, under the swap's table locks. It skips what must
+// wait for the unlock (see moveLate): the MERGE tables in late (keyed by
+// database and name) and, moving into the target, the tables that replace
+// one of views.
+func (st *stage) moveLocked(ctx context.Context, r *runner, from, to string, tables, views []string, late map[string]bool) error {
+	for _, t := range tables {
+		if (slices.Contains(views, t) && to == st.target) || late[from+"\x00"+t] {
+			continue // after the unlock
+		}
+		if _, err := r.conn.ExecContext(ctx, "ALTER TABLE "+st.in(from, t)+" RENAME TO "+st.in(to, t)); err != nil {
+			return fmt.Errorf("swap the tables in: move %s: %w", t, err)
+		}
+		r.step("table moved")
+	}
+	return nil
+}
+
+// dropViews drops views from the target, after the unlock: DROP VIEW is
+// not allowed under LOCK TABLES.
+func (st *stage) dropViews(ctx context.Context, r *runner, views []string) error {
+	for _, v := range views {
+		if _, err := r.conn.ExecContext(ctx, "DROP VIEW "+st.in(st.target, v)); err != nil {
+			return fmt.Errorf("drop view %s: %w", v, err)
+		}
+		r.step("view dropped")
+	}
+	return nil
+}
+
+// moveLate moves, in one RENAME TABLE after the unlock, what moveLocked
+// skipped: the MERGE tables in late, out of the target and in, and the
+// incoming tables that replace one of views. It does nothing when there
+// are none.
+func (st *stage) moveLate(ctx context.Context, r *runner, views []string, late map[string]bool) error {
+	var pairs []string
+	for _, t := range st.moved {
+		if late[st.target+"\x00"+t] {
+			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
+		}
+	}
+	for _, t := range st.incoming {
+		if slices.Contains(views, t) || late[st.newDB+"\x00"+t] {
+			pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	if _, err := r.conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+		return fmt.Errorf("swap the tables in: %w", err)
+	}
+	r.step("late tables moved")
 	return nil
 }
 
