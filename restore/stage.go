@@ -646,8 +646,6 @@ func (st *stage) rollback(ctx context.Context) error {
 			return err
 		}
 	}
-	// Drop every object that is not in the snapshot as it was, and every
-	// trigger on an incoming table (a trigger cannot leave the database).
 	now, err := schema.Objects(ctx, conn, st.target)
 	if err != nil {
 		return err
@@ -656,21 +654,43 @@ func (st *stage) rollback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	was := map[string]string{}
-	for _, o := range st.before.objects {
-		was[objectKey(o)] = o.SQL
-	}
-	// Where each table is: an incoming table no longer in the staging
-	// database is in the target, a moved one in oldDB is out of it.
-	inNew, err := tableSet(ctx, conn, st.newDB)
+	back, out, err := st.misplacedTables(ctx, conn)
 	if err != nil {
 		return err
+	}
+	if err := st.dropChangedObjects(ctx, conn, now, on, back); err != nil {
+		return err
+	}
+	if err := st.renameBack(ctx, conn, back, out); err != nil {
+		return err
+	}
+	st.renamed = false
+	if err := st.recreateMissing(ctx, conn); err != nil {
+		return err
+	}
+	after, err := takeInventory(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
+	if diff := st.before.diff(after); diff != "" {
+		return fmt.Errorf("the target still differs: %s", diff)
+	}
+	return nil
+}
+
+// misplacedTables finds where each table of the swap is: back lists the
+// incoming tables no longer in the staging database (they are in the
+// target and must move back out), out the moved ones found in oldDB (out
+// of the target, to bring back).
+func (st *stage) misplacedTables(ctx context.Context, conn *sql.Conn) (back, out []string, err error) {
+	inNew, err := tableSet(ctx, conn, st.newDB)
+	if err != nil {
+		return nil, nil, err
 	}
 	inOld, err := tableSet(ctx, conn, st.oldDB)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var back, out []string // incoming tables to move back out, moved ones to bring back
 	for _, t := range st.incoming {
 		if !inNew[t] {
 			back = append(back, t)
@@ -681,6 +701,18 @@ func (st *stage) rollback(ctx context.Context) error {
 			out = append(out, t)
 		}
 	}
+	return back, out, nil
+}
+
+// dropChangedObjects drops every object of the target (now, as listed
+// before the rollback began) that is not in the snapshot as it was, and
+// every trigger on a table in back (on maps trigger to table): a trigger
+// cannot leave the database with its table.
+func (st *stage) dropChangedObjects(ctx context.Context, conn *sql.Conn, now []schema.Object, on map[string]string, back []string) error {
+	was := map[string]string{}
+	for _, o := range st.before.objects {
+		was[objectKey(o)] = o.SQL
+	}
 	for _, o := range now {
 		sql, ok := was[objectKey(o)]
 		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !slices.Contains(back, on[o.Name])) {
@@ -690,24 +722,37 @@ func (st *stage) rollback(ctx context.Context) error {
 			return fmt.Errorf("drop %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 		}
 	}
-	if len(back)+len(out) > 0 {
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlident.Quote(st.newDB)); err != nil {
-			return fmt.Errorf("rename the tables back: %w", err)
-		}
-		var pairs []string
-		for _, t := range back {
-			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
-		}
-		for _, t := range out {
-			pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
-		}
-		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
-			return fmt.Errorf("rename the tables back: %w", err)
-		}
+	return nil
+}
+
+// renameBack moves, in one RENAME TABLE, the tables in back from the
+// target to the staging database (created again if it is gone) and those
+// in out from oldDB to the target. It does nothing when both are empty.
+func (st *stage) renameBack(ctx context.Context, conn *sql.Conn, back, out []string) error {
+	if len(back)+len(out) == 0 {
+		return nil
 	}
-	st.renamed = false
-	// Recreate what is missing, in dump order: routines, views, triggers, events.
-	now, err = schema.Objects(ctx, conn, st.target)
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlident.Quote(st.newDB)); err != nil {
+		return fmt.Errorf("rename the tables back: %w", err)
+	}
+	var pairs []string
+	for _, t := range back {
+		pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
+	}
+	for _, t := range out {
+		pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
+	}
+	if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+		return fmt.Errorf("rename the tables back: %w", err)
+	}
+	return nil
+}
+
+// recreateMissing runs again the definition of every object of the
+// snapshot the target lacks now, in dump order: routines, views,
+// triggers, events.
+func (st *stage) recreateMissing(ctx context.Context, conn *sql.Conn) error {
+	now, err := schema.Objects(ctx, conn, st.target)
 	if err != nil {
 		return err
 	}
@@ -726,13 +771,6 @@ func (st *stage) rollback(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("recreate %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 		}
-	}
-	after, err := takeInventory(ctx, conn, st.target)
-	if err != nil {
-		return err
-	}
-	if diff := st.before.diff(after); diff != "" {
-		return fmt.Errorf("the target still differs: %s", diff)
 	}
 	return nil
 }
