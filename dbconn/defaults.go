@@ -305,13 +305,7 @@ func (p *cnfParser) settings() (fileSettings, error) {
 
 	var s fileSettings
 	for _, e := range entries {
-		key, negated := e.key, false
-		for _, prefix := range []string{"skip-", "disable-", "enable-"} {
-			if rest, ok := strings.CutPrefix(key, prefix); ok {
-				key, negated = rest, prefix != "enable-"
-				break
-			}
-		}
+		key, negated := cutBoolPrefix(e.key)
 		if negated && key == "password" {
 			s.password, s.hasPassword = "", false // --skip-password: no password from here
 			continue
@@ -322,44 +316,66 @@ func (p *cnfParser) settings() (fileSettings, error) {
 			}
 			continue // other options need a value; a bare "password" would prompt
 		}
-		switch key {
-		case "user":
-			s.user = e.value
-		case "password":
-			s.password, s.hasPassword = e.value, true
-		case "host":
-			s.host = e.value
-		case "socket":
-			s.socket = e.value
-		case "database":
-			s.database = e.value
-		case "ssl-ca":
-			s.sslCA = e.value
-		case "ssl-cert":
-			s.sslCert = e.value
-		case "ssl-key":
-			s.sslKey = e.value
-		case "port":
-			n, err := strconv.Atoi(e.value)
-			if err != nil || n < 1 || n > 65535 {
-				return fileSettings{}, usageError("defaults file %s:%d: port %q is not a number from 1 to 65535", e.file, e.line, e.value)
-			}
-			s.port = n
-		case "ssl-mode":
-			mode, ok := parseSSLMode(e.value)
-			if !ok {
-				return fileSettings{}, usageError("defaults file %s:%d: ssl-mode %q is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY", e.file, e.line, e.value)
-			}
-			s.sslMode = mode
-		case "ssl", "ssl-verify-server-cert":
-			on, ok := parseBool(e.value)
-			if !ok {
-				return fileSettings{}, usageError("defaults file %s:%d: %s %q is not a boolean (use 0 or 1)", e.file, e.line, key, e.value)
-			}
-			setSSLFlag(&s, key, on)
+		if err := s.set(key, e); err != nil {
+			return fileSettings{}, err
 		}
 	}
 	return s, nil
+}
+
+// cutBoolPrefix removes a skip-, disable- or enable- prefix from key;
+// negated reports whether it was skip- or disable-.
+func cutBoolPrefix(key string) (rest string, negated bool) {
+	for _, prefix := range []string{"skip-", "disable-", "enable-"} {
+		if rest, ok := strings.CutPrefix(key, prefix); ok {
+			return rest, prefix != "enable-"
+		}
+	}
+	return key, false
+}
+
+// set applies entry e, which has a value, to option key (e's key without
+// a boolean prefix). Options lms-backup does not use are ignored; a
+// malformed port, ssl-mode or boolean is a usage error naming the file
+// and line.
+func (s *fileSettings) set(key string, e cnfEntry) error {
+	switch key {
+	case "user":
+		s.user = e.value
+	case "password":
+		s.password, s.hasPassword = e.value, true
+	case "host":
+		s.host = e.value
+	case "socket":
+		s.socket = e.value
+	case "database":
+		s.database = e.value
+	case "ssl-ca":
+		s.sslCA = e.value
+	case "ssl-cert":
+		s.sslCert = e.value
+	case "ssl-key":
+		s.sslKey = e.value
+	case "port":
+		n, err := strconv.Atoi(e.value)
+		if err != nil || n < 1 || n > 65535 {
+			return usageError("defaults file %s:%d: port %q is not a number from 1 to 65535", e.file, e.line, e.value)
+		}
+		s.port = n
+	case "ssl-mode":
+		mode, ok := parseSSLMode(e.value)
+		if !ok {
+			return usageError("defaults file %s:%d: ssl-mode %q is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY", e.file, e.line, e.value)
+		}
+		s.sslMode = mode
+	case "ssl", "ssl-verify-server-cert":
+		on, ok := parseBool(e.value)
+		if !ok {
+			return usageError("defaults file %s:%d: %s %q is not a boolean (use 0 or 1)", e.file, e.line, key, e.value)
+		}
+		setSSLFlag(s, key, on)
+	}
+	return nil
 }
 
 // setSSLFlag applies the boolean options ssl and ssl-verify-server-cert.

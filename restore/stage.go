@@ -431,13 +431,8 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return err
 	}
 	r.step("tables locked")
-	for name, table := range on {
-		if slices.Contains(st.moved, table) {
-			if _, err := conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, name)); err != nil {
-				return fmt.Errorf("drop trigger %s: %w", name, err)
-			}
-			r.step("trigger dropped")
-		}
+	if err := st.dropMovedTriggers(ctx, r, on); err != nil {
+		return err
 	}
 	// MERGE tables cannot be renamed under LOCK TABLES once their
 	// underlying tables moved: they move, in one RENAME, after the unlock.
@@ -446,50 +441,21 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return err
 	}
 	st.renamed = true // from here on the rollback looks where each table is
-	move := func(from, to string, tables []string) error {
-		for _, t := range tables {
-			if (slices.Contains(views, t) && to == st.target) || late[from+"\x00"+t] {
-				continue // after the unlock
-			}
-			if _, err := conn.ExecContext(ctx, "ALTER TABLE "+st.in(from, t)+" RENAME TO "+st.in(to, t)); err != nil {
-				return fmt.Errorf("swap the tables in: move %s: %w", t, err)
-			}
-			r.step("table moved")
-		}
-		return nil
-	}
-	if err := move(st.target, st.oldDB, st.moved); err != nil {
+	if err := st.moveLocked(ctx, r, st.target, st.oldDB, st.moved, views, late); err != nil {
 		return err
 	}
-	if err := move(st.newDB, st.target, st.incoming); err != nil {
+	if err := st.moveLocked(ctx, r, st.newDB, st.target, st.incoming, views, late); err != nil {
 		return err
 	}
 	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
 		return fmt.Errorf("unlock the swapped tables: %w", err)
 	}
 	r.step("tables unlocked")
-	for _, v := range views {
-		if _, err := conn.ExecContext(ctx, "DROP VIEW "+st.in(st.target, v)); err != nil {
-			return fmt.Errorf("drop view %s: %w", v, err)
-		}
-		r.step("view dropped")
+	if err := st.dropViews(ctx, r, views); err != nil {
+		return err
 	}
-	var pairs []string
-	for _, t := range st.moved {
-		if late[st.target+"\x00"+t] {
-			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
-		}
-	}
-	for _, t := range st.incoming {
-		if slices.Contains(views, t) || late[st.newDB+"\x00"+t] {
-			pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
-		}
-	}
-	if len(pairs) > 0 {
-		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
-			return fmt.Errorf("swap the tables in: %w", err)
-		}
-		r.step("late tables moved")
+	if err := st.moveLate(ctx, r, views, late); err != nil {
+		return err
 	}
 	if err := st.repointSequences(ctx, conn); err != nil {
 		return err
@@ -504,6 +470,78 @@ func (st *stage) exchange(ctx context.Context, r *runner, views []string) error 
 		return err
 	}
 	r.step("swap done")
+	return nil
+}
+
+// dropMovedTriggers drops, on r's connection, each trigger of the target
+// (on maps trigger to table) whose table the swap moves out: a trigger
+// cannot leave its database. It runs under the swap's table locks.
+func (st *stage) dropMovedTriggers(ctx context.Context, r *runner, on map[string]string) error {
+	for name, table := range on {
+		if !slices.Contains(st.moved, table) {
+			continue
+		}
+		if _, err := r.conn.ExecContext(ctx, "DROP TRIGGER "+st.in(st.target, name)); err != nil {
+			return fmt.Errorf("drop trigger %s: %w", name, err)
+		}
+		r.step("trigger dropped")
+	}
+	return nil
+}
+
+// moveLocked moves tables from database from to database to, one ALTER
+// TABLE ... RENAME each, under the swap's table locks. It skips what must
+// wait for the unlock (see moveLate): the MERGE tables in late (keyed by
+// database and name) and, moving into the target, the tables that replace
+// one of views.
+func (st *stage) moveLocked(ctx context.Context, r *runner, from, to string, tables, views []string, late map[string]bool) error {
+	for _, t := range tables {
+		if (slices.Contains(views, t) && to == st.target) || late[from+"\x00"+t] {
+			continue // after the unlock
+		}
+		if _, err := r.conn.ExecContext(ctx, "ALTER TABLE "+st.in(from, t)+" RENAME TO "+st.in(to, t)); err != nil {
+			return fmt.Errorf("swap the tables in: move %s: %w", t, err)
+		}
+		r.step("table moved")
+	}
+	return nil
+}
+
+// dropViews drops views from the target, after the unlock: DROP VIEW is
+// not allowed under LOCK TABLES.
+func (st *stage) dropViews(ctx context.Context, r *runner, views []string) error {
+	for _, v := range views {
+		if _, err := r.conn.ExecContext(ctx, "DROP VIEW "+st.in(st.target, v)); err != nil {
+			return fmt.Errorf("drop view %s: %w", v, err)
+		}
+		r.step("view dropped")
+	}
+	return nil
+}
+
+// moveLate moves, in one RENAME TABLE after the unlock, what moveLocked
+// skipped: the MERGE tables in late, out of the target and in, and the
+// incoming tables that replace one of views. It does nothing when there
+// are none.
+func (st *stage) moveLate(ctx context.Context, r *runner, views []string, late map[string]bool) error {
+	var pairs []string
+	for _, t := range st.moved {
+		if late[st.target+"\x00"+t] {
+			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.oldDB, t))
+		}
+	}
+	for _, t := range st.incoming {
+		if slices.Contains(views, t) || late[st.newDB+"\x00"+t] {
+			pairs = append(pairs, st.in(st.newDB, t)+" TO "+st.in(st.target, t))
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	if _, err := r.conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+		return fmt.Errorf("swap the tables in: %w", err)
+	}
+	r.step("late tables moved")
 	return nil
 }
 
@@ -608,8 +646,6 @@ func (st *stage) rollback(ctx context.Context) error {
 			return err
 		}
 	}
-	// Drop every object that is not in the snapshot as it was, and every
-	// trigger on an incoming table (a trigger cannot leave the database).
 	now, err := schema.Objects(ctx, conn, st.target)
 	if err != nil {
 		return err
@@ -618,21 +654,43 @@ func (st *stage) rollback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	was := map[string]string{}
-	for _, o := range st.before.objects {
-		was[objectKey(o)] = o.SQL
-	}
-	// Where each table is: an incoming table no longer in the staging
-	// database is in the target, a moved one in oldDB is out of it.
-	inNew, err := tableSet(ctx, conn, st.newDB)
+	back, out, err := st.misplacedTables(ctx, conn)
 	if err != nil {
 		return err
+	}
+	if err := st.dropChangedObjects(ctx, conn, now, on, back); err != nil {
+		return err
+	}
+	if err := st.renameBack(ctx, conn, back, out); err != nil {
+		return err
+	}
+	st.renamed = false
+	if err := st.recreateMissing(ctx, conn); err != nil {
+		return err
+	}
+	after, err := takeInventory(ctx, conn, st.target)
+	if err != nil {
+		return err
+	}
+	if diff := st.before.diff(after); diff != "" {
+		return fmt.Errorf("the target still differs: %s", diff)
+	}
+	return nil
+}
+
+// misplacedTables finds where each table of the swap is: back lists the
+// incoming tables no longer in the staging database (they are in the
+// target and must move back out), out the moved ones found in oldDB (out
+// of the target, to bring back).
+func (st *stage) misplacedTables(ctx context.Context, conn *sql.Conn) (back, out []string, err error) {
+	inNew, err := tableSet(ctx, conn, st.newDB)
+	if err != nil {
+		return nil, nil, err
 	}
 	inOld, err := tableSet(ctx, conn, st.oldDB)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var back, out []string // incoming tables to move back out, moved ones to bring back
 	for _, t := range st.incoming {
 		if !inNew[t] {
 			back = append(back, t)
@@ -643,6 +701,18 @@ func (st *stage) rollback(ctx context.Context) error {
 			out = append(out, t)
 		}
 	}
+	return back, out, nil
+}
+
+// dropChangedObjects drops every object of the target (now, as listed
+// before the rollback began) that is not in the snapshot as it was, and
+// every trigger on a table in back (on maps trigger to table): a trigger
+// cannot leave the database with its table.
+func (st *stage) dropChangedObjects(ctx context.Context, conn *sql.Conn, now []schema.Object, on map[string]string, back []string) error {
+	was := map[string]string{}
+	for _, o := range st.before.objects {
+		was[objectKey(o)] = o.SQL
+	}
 	for _, o := range now {
 		sql, ok := was[objectKey(o)]
 		if ok && sql == o.SQL && (o.Kind != "TRIGGER" || !slices.Contains(back, on[o.Name])) {
@@ -652,24 +722,37 @@ func (st *stage) rollback(ctx context.Context) error {
 			return fmt.Errorf("drop %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 		}
 	}
-	if len(back)+len(out) > 0 {
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlident.Quote(st.newDB)); err != nil {
-			return fmt.Errorf("rename the tables back: %w", err)
-		}
-		var pairs []string
-		for _, t := range back {
-			pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
-		}
-		for _, t := range out {
-			pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
-		}
-		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
-			return fmt.Errorf("rename the tables back: %w", err)
-		}
+	return nil
+}
+
+// renameBack moves, in one RENAME TABLE, the tables in back from the
+// target to the staging database (created again if it is gone) and those
+// in out from oldDB to the target. It does nothing when both are empty.
+func (st *stage) renameBack(ctx context.Context, conn *sql.Conn, back, out []string) error {
+	if len(back)+len(out) == 0 {
+		return nil
 	}
-	st.renamed = false
-	// Recreate what is missing, in dump order: routines, views, triggers, events.
-	now, err = schema.Objects(ctx, conn, st.target)
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlident.Quote(st.newDB)); err != nil {
+		return fmt.Errorf("rename the tables back: %w", err)
+	}
+	var pairs []string
+	for _, t := range back {
+		pairs = append(pairs, st.in(st.target, t)+" TO "+st.in(st.newDB, t))
+	}
+	for _, t := range out {
+		pairs = append(pairs, st.in(st.oldDB, t)+" TO "+st.in(st.target, t))
+	}
+	if _, err := conn.ExecContext(ctx, "RENAME TABLE "+strings.Join(pairs, ", ")); err != nil {
+		return fmt.Errorf("rename the tables back: %w", err)
+	}
+	return nil
+}
+
+// recreateMissing runs again the definition of every object of the
+// snapshot the target lacks now, in dump order: routines, views,
+// triggers, events.
+func (st *stage) recreateMissing(ctx context.Context, conn *sql.Conn) error {
+	now, err := schema.Objects(ctx, conn, st.target)
 	if err != nil {
 		return err
 	}
@@ -688,13 +771,6 @@ func (st *stage) rollback(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("recreate %s %s: %w", strings.ToLower(o.Kind), o.Name, err)
 		}
-	}
-	after, err := takeInventory(ctx, conn, st.target)
-	if err != nil {
-		return err
-	}
-	if diff := st.before.diff(after); diff != "" {
-		return fmt.Errorf("the target still differs: %s", diff)
 	}
 	return nil
 }

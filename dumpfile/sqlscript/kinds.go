@@ -86,60 +86,85 @@ func classify(stmt []byte, m Mode) (stmtKind, string) {
 			return stmtInsert, name
 		}
 	case "DO":
-		w, rest = word(rest)
-		if w == "SETVAL" {
-			rest, _ = skipSpace(rest)
-			if len(rest) > 0 && rest[0] == '(' {
-				rest, _ = skipSpace(rest[1:])
-				if name, after, ok := unqualified(rest, m); ok {
-					if after, _ = skipSpace(after); len(after) > 0 && after[0] == ',' {
-						return stmtSetval, name
-					}
-				}
-			}
-		}
+		return classifyDo(rest, m)
 	case "DROP":
-		w, rest = word(rest)
-		kind := stmtDropObject
-		switch w {
-		case "TABLE":
-			kind = stmtDropTable
-		case "SEQUENCE":
-			kind = stmtDropSequence
-		case "PACKAGE":
-			if w2, r2 := word(rest); w2 == "BODY" {
-				rest = r2
-			}
-		default:
-			if !isObjectKind(w) {
-				return stmtOther, ""
-			}
-		}
-		for _, kw := range [...]string{"IF", "EXISTS"} {
-			if w, rest = word(rest); w != kw {
-				return stmtOther, ""
-			}
-		}
-		rest, _ = skipSpace(rest)
-		if name, after, ok := unqualified(rest, m); ok && len(bytes.TrimSpace(after)) == 0 {
-			return kind, name
-		}
+		return classifyDrop(rest, m)
 	case "CREATE":
-		w, rest = word(rest)
-		switch w {
-		case "TABLE", "SEQUENCE":
-			rest, _ = skipSpace(rest)
-			if name, _, ok := unqualified(rest, m); ok {
-				if w == "TABLE" {
-					return stmtCreateTable, name
-				}
-				return stmtCreateSequence, name
-			}
+		return classifyCreate(rest, m)
+	}
+	return stmtOther, ""
+}
+
+// classifyDo classifies a statement from the text after DO: SETVAL( then
+// an unqualified name and a comma is stmtSetval, anything else stmtOther.
+func classifyDo(rest []byte, m Mode) (stmtKind, string) {
+	w, rest := word(rest)
+	if w != "SETVAL" {
+		return stmtOther, ""
+	}
+	rest, _ = skipSpace(rest)
+	if len(rest) == 0 || rest[0] != '(' {
+		return stmtOther, ""
+	}
+	rest, _ = skipSpace(rest[1:])
+	if name, after, ok := unqualified(rest, m); ok {
+		if after, _ = skipSpace(after); len(after) > 0 && after[0] == ',' {
+			return stmtSetval, name
+		}
+	}
+	return stmtOther, ""
+}
+
+// classifyDrop classifies a statement from the text after DROP: TABLE,
+// SEQUENCE or one of objectKinds (PACKAGE [BODY]), then IF EXISTS and an
+// unqualified name that ends the statement; anything else is stmtOther.
+func classifyDrop(rest []byte, m Mode) (stmtKind, string) {
+	w, rest := word(rest)
+	kind := stmtDropObject
+	switch w {
+	case "TABLE":
+		kind = stmtDropTable
+	case "SEQUENCE":
+		kind = stmtDropSequence
+	case "PACKAGE":
+		if w2, r2 := word(rest); w2 == "BODY" {
+			rest = r2
+		}
+	default:
+		if !isObjectKind(w) {
 			return stmtOther, ""
 		}
-		if createsObject(w, rest, m) {
-			return stmtCreateObject, ""
+	}
+	for _, kw := range [...]string{"IF", "EXISTS"} {
+		if w, rest = word(rest); w != kw {
+			return stmtOther, ""
 		}
+	}
+	rest, _ = skipSpace(rest)
+	if name, after, ok := unqualified(rest, m); ok && len(bytes.TrimSpace(after)) == 0 {
+		return kind, name
+	}
+	return stmtOther, ""
+}
+
+// classifyCreate classifies a statement from the text after CREATE: TABLE
+// or SEQUENCE and an unqualified name, or a stored object as
+// createsObject accepts it; anything else is stmtOther.
+func classifyCreate(rest []byte, m Mode) (stmtKind, string) {
+	w, rest := word(rest)
+	switch w {
+	case "TABLE", "SEQUENCE":
+		rest, _ = skipSpace(rest)
+		if name, _, ok := unqualified(rest, m); ok {
+			if w == "TABLE" {
+				return stmtCreateTable, name
+			}
+			return stmtCreateSequence, name
+		}
+		return stmtOther, ""
+	}
+	if createsObject(w, rest, m) {
+		return stmtCreateObject, ""
 	}
 	return stmtOther, ""
 }

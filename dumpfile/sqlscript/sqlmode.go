@@ -131,62 +131,25 @@ func (sp *Splitter) evalSet(stmt []byte) (m Mode, saved []savedMode, ok bool) {
 	global := false
 	for {
 		p, _ = skipSpace(p)
-		for _, kw := range [...]string{"GLOBAL", "SESSION", "LOCAL"} {
-			if q, ok := skipKeyword(p, kw); ok && len(q) > 0 && byteClass[q[0]] == clsSpace {
-				global = kw == "GLOBAL"
-				p, _ = skipSpace(q)
-				break
-			}
-		}
+		p, global = skipScopeKeyword(p, global)
 		name, scope, rest, ok := setTarget(p, sp.Mode)
 		if !ok {
 			return 0, nil, false
 		}
-		p, _ = skipSpace(rest)
-		switch {
-		case bytes.HasPrefix(p, []byte(":=")):
-			p = p[2:]
-		case len(p) > 0 && p[0] == '=':
-			p = p[1:]
-		default:
+		if p, ok = skipAssignOp(rest); !ok {
 			return 0, nil, false // NAMES, CHARACTER SET, STATEMENT, ...
 		}
-		p, _ = skipSpace(p)
 		isGlobal := scope == "global" || scope == "" && global
 		switch {
 		case scope == "user":
-			// @var = @@sql_mode saves the mode; any other value forgets it.
-			saved = forget(saved, name)
-			if q, ok := sessionModeRef(p); ok {
-				saved = append(saved, savedMode{string(bytes.ToLower(name)), sp.Mode})
-				p = q
-			} else if p, ok = skipValue(p, sp.Mode); !ok {
-				return 0, nil, false
-			}
+			p, saved, ok = sp.userValue(p, name, saved)
 		case bytes.EqualFold(name, []byte("sql_mode")) && !isGlobal:
-			if len(p) > 0 && p[0] == '@' && (len(p) < 2 || p[1] != '@') {
-				// sql_mode = @var, saved by an earlier statement
-				v, _, q, ok := setTarget(p, sp.Mode)
-				if !ok {
-					return 0, nil, false
-				}
-				if m, ok = sp.lookup(v); !ok {
-					return 0, nil, false
-				}
-				p = q
-				break
-			}
-			var val []byte
-			if val, p, ok = quotedValue(p, sp.Mode); !ok {
-				return 0, nil, false
-			}
-			if m = parseModeList(val); m == ModeUnknown {
-				return 0, nil, false
-			}
+			m, p, ok = sp.sessionModeValue(p)
 		default:
-			if p, ok = skipValue(p, sp.Mode); !ok {
-				return 0, nil, false
-			}
+			p, ok = skipValue(p, sp.Mode)
+		}
+		if !ok {
+			return 0, nil, false
 		}
 		p, _ = skipSpace(p)
 		if len(p) == 0 {
@@ -197,6 +160,72 @@ func (sp *Splitter) evalSet(stmt []byte) (m Mode, saved []savedMode, ok bool) {
 		}
 		p = p[1:]
 	}
+}
+
+// skipScopeKeyword consumes a GLOBAL, SESSION or LOCAL keyword and the
+// space after it. It returns whether the assignments from there on set
+// global variables: global, the scope so far, when there is no keyword.
+func skipScopeKeyword(p []byte, global bool) ([]byte, bool) {
+	for _, kw := range [...]string{"GLOBAL", "SESSION", "LOCAL"} {
+		if q, ok := skipKeyword(p, kw); ok && len(q) > 0 && byteClass[q[0]] == clsSpace {
+			q, _ = skipSpace(q)
+			return q, kw == "GLOBAL"
+		}
+	}
+	return p, global
+}
+
+// skipAssignOp consumes the = or := of an assignment and the space around
+// it; ok is false when there is neither (SET NAMES, CHARACTER SET, ...).
+func skipAssignOp(p []byte) ([]byte, bool) {
+	p, _ = skipSpace(p)
+	switch {
+	case bytes.HasPrefix(p, []byte(":=")):
+		p = p[2:]
+	case len(p) > 0 && p[0] == '=':
+		p = p[1:]
+	default:
+		return p, false
+	}
+	p, _ = skipSpace(p)
+	return p, true
+}
+
+// userValue consumes the value assigned to user variable name and returns
+// saved updated: @@sql_mode saves the session's mode (the one before the
+// statement) under name; any other value forgets what name saved. The
+// list passed in is left untouched.
+func (sp *Splitter) userValue(p, name []byte, saved []savedMode) ([]byte, []savedMode, bool) {
+	saved = forget(saved, name)
+	if q, ok := sessionModeRef(p); ok {
+		return q, append(saved, savedMode{string(bytes.ToLower(name)), sp.Mode}), true
+	}
+	q, ok := skipValue(p, sp.Mode)
+	return q, saved, ok
+}
+
+// sessionModeValue evaluates the value assigned to the session's sql_mode:
+// @var, which an earlier statement saved, or one quoted list of mode
+// names. ok is false for any other value, or a mode it does not know.
+func (sp *Splitter) sessionModeValue(p []byte) (m Mode, rest []byte, ok bool) {
+	if len(p) > 0 && p[0] == '@' && (len(p) < 2 || p[1] != '@') {
+		v, _, q, ok := setTarget(p, sp.Mode)
+		if !ok {
+			return 0, nil, false
+		}
+		if m, ok = sp.lookup(v); !ok {
+			return 0, nil, false
+		}
+		return m, q, true
+	}
+	val, q, ok := quotedValue(p, sp.Mode)
+	if !ok {
+		return 0, nil, false
+	}
+	if m = parseModeList(val); m == ModeUnknown {
+		return 0, nil, false
+	}
+	return m, q, true
 }
 
 // savedMode is a user variable that holds a copy of the session's sql_mode
