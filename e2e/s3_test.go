@@ -230,3 +230,51 @@ func TestS3KilledUpload(t *testing.T) {
 		t.Errorf("objects after the next run: %q", keys)
 	}
 }
+
+// TestS3ServerStopsMidUpload: the S3 server goes away while a dump to it
+// runs: the dump fails in one line with exit 5, in bounded time, and no
+// object is under the dump's name when the server is back.
+func TestS3ServerStopsMidUpload(t *testing.T) {
+	srv := testdb.Get(t)
+	s3, err := tests3.Start() // a server of its own, to stop
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Stop()
+	bucket := s3.CreateBucket(t)
+	env := s3Env(s3, tests3.SecretKey)
+	db, _ := smallDump(t, srv)
+	unlock := lockTable(t, srv, db, "t") // holds the dump after its upload started
+	cmd := exec.Command(bin, append([]string{"--quiet", "dump", "-D", db, "-o", "s3://" + bucket + "/lms/", "--threads", "1"}, connArgs(srv)...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForState(t, srv, "%metadata lock%")
+	s3.Kill()
+	start := time.Now()
+	unlock()
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != cli.ExitOutput {
+		t.Fatalf("dump: %v, want exit %d\n%s", err, cli.ExitOutput, stderr.String())
+	}
+	if took := time.Since(start); took > 3*time.Minute {
+		t.Errorf("the dump noticed the server was gone after %s", took)
+	}
+	// One error line (a warning that the lock could not be released, a
+	// log record, may come before it).
+	if n := strings.Count(stderr.String(), "lms-backup: "); n != 1 || !strings.Contains(stderr.String(), "endpoint unreachable") {
+		t.Errorf("%d error lines, want one naming the unreachable endpoint:\n%s", n, stderr.String())
+	}
+	if strings.Contains(stderr.String(), tests3.SecretKey) {
+		t.Error("the secret in the error")
+	}
+	// The data folder of the stopped server holds no dump object.
+	matches, _ := filepath.Glob(filepath.Join(s3.Dir, bucket, "lms", db+"-*"))
+	if len(matches) != 0 {
+		t.Errorf("objects under a dump's name: %v", matches)
+	}
+}
