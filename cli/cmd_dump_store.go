@@ -22,7 +22,11 @@ import (
 // object appears under its name only when complete.
 func (e *appEnv) dumpToStore(c *cli.Context, run dumpRun) error {
 	ctx, opts, loc := c.Context, &run.opts, run.output
-	store, key, err := storage.Open(ctx, loc, storage.ConfigFromEnv())
+	cfg, err := e.storageConfig(c)
+	if err != nil {
+		return err
+	}
+	store, key, err := storage.Open(ctx, loc, cfg)
 	if err != nil {
 		return outputError{fmt.Errorf("--output %s: %w", loc, err)}
 	}
@@ -176,4 +180,26 @@ func verifyObject(ctx context.Context, store storage.Store, key string) (*sqlscr
 	}
 	defer rd.Close()
 	return sqlscript.Verify(ctx, rd)
+}
+
+// storageConfig is the object-storage configuration: the AWS environment
+// variables, and where one is unset the same setting from the defaults
+// file (aws-access-key-id = ... in its [lms-backup] group): the
+// environment over option files, as for the connection.
+func (e *appEnv) storageConfig(c *cli.Context) (storage.Config, error) {
+	cfg := storage.ConfigFromEnv()
+	file, err := e.connOptions(c, "").ObjectStorageSettings()
+	if err != nil {
+		return cfg, err
+	}
+	for key, field := range map[string]*string{
+		"aws-access-key-id": &cfg.AccessKeyID, "aws-secret-access-key": &cfg.SecretAccessKey,
+		"aws-session-token": &cfg.SessionToken, "aws-region": &cfg.Region, "aws-endpoint-url": &cfg.Endpoint,
+		"aws-profile": &cfg.Profile, "aws-ca-bundle": &cfg.CABundle,
+	} {
+		if *field == "" {
+			*field = file[key]
+		}
+	}
+	return cfg, nil
 }

@@ -198,7 +198,7 @@ func (e *appEnv) openDump(c *cli.Context, path string) (dumpInput, string, error
 	name := "stdin"
 	var size int64 // 0: unknown (stdin)
 	if storage.IsRemote(path) {
-		rc, n, err := openObject(c, path)
+		rc, n, err := e.openObject(c, path)
 		if err != nil {
 			return dumpInput{}, "", err
 		}
@@ -263,8 +263,12 @@ func unwrapPath(err error) error {
 // openObject opens a dump in a bucket (s3://BUCKET/KEY) as a stream: a
 // verify or restore reads it straight from the bucket, with no copy on
 // local disk. A bucket that cannot be read is errInput (exit 4).
-func openObject(c *cli.Context, loc string) (io.ReadCloser, int64, error) {
-	store, key, err := storage.Open(c.Context, loc, storage.ConfigFromEnv())
+func (e *appEnv) openObject(c *cli.Context, loc string) (io.ReadCloser, int64, error) {
+	cfg, err := e.storageConfig(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	store, key, err := storage.Open(c.Context, loc, cfg)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %s: %w", errInput, loc, err)
 	}

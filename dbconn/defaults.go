@@ -25,6 +25,11 @@ type fileSettings struct {
 	sslCA              string
 	sslCert, sslKey    string
 	database           string
+	// aws holds the object-storage settings (aws-access-key-id,
+	// aws-secret-access-key, aws-session-token, aws-region,
+	// aws-endpoint-url, aws-profile, aws-ca-bundle), meant for the
+	// [lms-backup] group.
+	aws map[string]string
 }
 
 // readDefaults reads the defaults file o names, or ~/.my.cnf if it exists.
@@ -368,6 +373,12 @@ func (s *fileSettings) set(key string, e cnfEntry) error {
 			return usageError("defaults file %s:%d: ssl-mode %q is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY", e.file, e.line, e.value)
 		}
 		s.sslMode = mode
+	case "aws-access-key-id", "aws-secret-access-key", "aws-session-token", "aws-region",
+		"aws-endpoint-url", "aws-profile", "aws-ca-bundle":
+		if s.aws == nil {
+			s.aws = map[string]string{}
+		}
+		s.aws[key] = e.value
 	case "ssl", "ssl-verify-server-cert":
 		on, ok := parseBool(e.value)
 		if !ok {
@@ -402,4 +413,15 @@ func parseBool(v string) (on, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// ObjectStorageSettings returns the aws-* settings of the defaults file o
+// reads (see fileSettings.aws), by name; none when o reads no file. They
+// hold secrets: never log them.
+func (o Options) ObjectStorageSettings() (map[string]string, error) {
+	fset, err := o.readDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return fset.aws, nil
 }

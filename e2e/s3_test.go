@@ -278,3 +278,35 @@ func TestS3ServerStopsMidUpload(t *testing.T) {
 		t.Errorf("objects under a dump's name: %v", matches)
 	}
 }
+
+// TestS3DefaultsFile: the bucket's settings may live in the [lms-backup]
+// group of the defaults file; the AWS environment variables override it.
+func TestS3DefaultsFile(t *testing.T) {
+	srv := testdb.Get(t)
+	s3 := s3Server(t)
+	bucket := s3.CreateBucket(t)
+	db, _ := smallDump(t, srv)
+	cnf := func(secret string) string {
+		p := filepath.Join(t.TempDir(), "backup.cnf")
+		text := "[client]\nsocket=" + srv.Config.Addr + "\nuser=" + srv.Config.User + "\n[lms-backup]\n" +
+			"aws-access-key-id=" + tests3.AccessKey + "\naws_secret_access_key=" + secret + "\naws-endpoint-url=" + s3.Endpoint + "\naws-region=us-east-1\n"
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	clean := []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_ENDPOINT_URL=", "AWS_REGION=", "AWS_PROFILE=", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"}
+	r := run(t, nil, clean, "--quiet", "dump", "-D", db, "-o", "s3://"+bucket+"/a/", "--defaults-file", cnf(tests3.SecretKey))
+	if r.code != 0 {
+		t.Fatalf("settings from the defaults file: exit %d\n%s", r.code, r.stderr)
+	}
+	// A wrong secret in the file, the right one in the environment.
+	env := append(clean, "AWS_SECRET_ACCESS_KEY="+tests3.SecretKey)
+	r = run(t, nil, env, "--quiet", "dump", "-D", db, "-o", "s3://"+bucket+"/b/", "--defaults-file", cnf("wrong-secret"))
+	if r.code != 0 {
+		t.Fatalf("the environment over the defaults file: exit %d\n%s", r.code, r.stderr)
+	}
+	if len(objects(t, s3, bucket, "a/")) != 1 || len(objects(t, s3, bucket, "b/")) != 1 {
+		t.Errorf("objects: %q %q", objects(t, s3, bucket, "a/"), objects(t, s3, bucket, "b/"))
+	}
+}
