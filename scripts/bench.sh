@@ -21,6 +21,21 @@ start_server "$work" --innodb-buffer-pool-size=1G
 conn=(--no-defaults --socket "$sock" --user root)
 cli=(--no-defaults --socket="$sock" -uroot)
 
+# An S3 server on loopback for the bucket rows (versitygw: make deps builds
+# it); a bucket of its posix backend is a folder.
+vgw=$(command -v versitygw || echo "$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin/versitygw")
+have_s3=0
+if [ -x "$vgw" ]; then
+  s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/s3/bench"
+  ROOT_ACCESS_KEY=benchkey ROOT_SECRET_KEY=benchsecret "$vgw" --port "127.0.0.1:$s3port" posix "$work/s3" >"$work/s3.log" 2>&1 &
+  s3pid=$!
+  trap 'kill $s3pid 2>/dev/null; stop_server "'"$work"'"' EXIT
+  sleep 1
+  have_s3=1
+  export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_REGION=us-east-1
+fi
+
 echo "bench: building the fixture at scale $SCALE" >&2
 "$BIN" -q fixture "${conn[@]}" -D lms --scale "$SCALE"
 rows=$(mariadb "${cli[@]}" -N lms -e "SELECT (SELECT COUNT(*) FROM users)+(SELECT COUNT(*) FROM loans)+(SELECT COUNT(*) FROM installments)+(SELECT COUNT(*) FROM payments)")
@@ -47,12 +62,19 @@ for run in $(seq 1 "$RUNS"); do
     rm -rf "$work/myd"
     measure "mydumper-t2-c" "$work/myd" mydumper --socket "$sock" -u root -B lms -t 2 -c -o "$work/myd"
   fi
+  if [ $have_s3 = 1 ]; then
+    measure "lms-backup-dump-t2-s3" "$work/s3/bench/lms.sql.zst" "$BIN" -q dump "${conn[@]}" -D lms -o s3://bench/lms.sql.zst --threads 2
+  fi
   fresh r1
   measure "lms-backup-restore-t1" "" "$BIN" -q restore "${conn[@]}" -D r1 --threads 1 "$work/lms.sql.zst"
   fresh r2
   measure "lms-backup-restore-t2" "" "$BIN" -q restore "${conn[@]}" -D r2 --threads 2 "$work/lms.sql.zst"
   fresh r3
   measure "zstd-dc|mariadb" "" bash -c "zstd -dc $work/lms.sql.zst | mariadb ${cli[*]} r3"
+  if [ $have_s3 = 1 ]; then
+    fresh r5
+    measure "lms-backup-restore-t2-s3" "" "$BIN" -q restore "${conn[@]}" -D r5 --threads 2 s3://bench/lms.sql.zst
+  fi
   if [ $have_mydumper = 1 ]; then
     fresh r4
     measure "myloader-t2" "" myloader --socket "$sock" -u root -d "$work/myd" -B r4 -t 2 -o
@@ -72,7 +94,7 @@ print("| tool | wall s | CPU s | peak RSS MiB | output MB | wall vs mariadb-dump
 print("|---|---|---|---|---|---|---|---|---|")
 base, _, _, bsize = med.get("mariadb-dump|zstd-3", (0, 0, 0, 0)); floor = med.get("read-floor", (0,))[0]
 myd = med.get("mydumper-t2-c", (0,))[0]
-for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "mariadb-dump|zstd-3", "mydumper-t2-c"]:
+for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "lms-backup-dump-t2-s3", "mariadb-dump|zstd-3", "mydumper-t2-c"]:
     if n not in med: continue
     w, c, r, s = med[n]
     dump = "restore" not in n and "|mariadb" not in n and n != "read-floor"
@@ -81,10 +103,14 @@ for n in ["read-floor", "lms-backup-dump-t1", "lms-backup-dump-t2", "mariadb-dum
     vf = f"{w/floor:.2f}x" if floor and dump else ""
     vz = f"{s/bsize:.3f}x" if bsize and dump and s else ""
     print(f"| {n} | {w:.2f} | {c:.2f} | {r/1024:.1f} | {s/1e6:.1f} | {vs} | {vm} | {vf} | {vz} |")
+fb = med.get("lms-backup-dump-t2", (0,))[0]; sb = med.get("lms-backup-dump-t2-s3", (0,))[0]
+fr = med.get("lms-backup-restore-t2", (0,))[0]; sr = med.get("lms-backup-restore-t2-s3", (0,))[0]
+if fb and sb and fr and sr:
+    print(f"\nTo and from a bucket on loopback (versitygw) against a local file, --threads 2: dump {sb/fb:.2f}x, restore {sr/fr:.2f}x.")
 print("\n| restore | wall s | CPU s | peak RSS MiB | wall vs zstd -dc\\|mariadb | wall vs myloader -t 2 |")
 print("|---|---|---|---|---|---|")
 stock = med.get("zstd-dc|mariadb", (0,))[0]; myl = med.get("myloader-t2", (0,))[0]
-for n in ["lms-backup-restore-t1", "lms-backup-restore-t2", "zstd-dc|mariadb", "myloader-t2"]:
+for n in ["lms-backup-restore-t1", "lms-backup-restore-t2", "lms-backup-restore-t2-s3", "zstd-dc|mariadb", "myloader-t2"]:
     if n not in med: continue
     w, c, r, _ = med[n]
     vs = f"{w/stock:.2f}x" if stock else ""
