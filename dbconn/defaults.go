@@ -25,12 +25,15 @@ type fileSettings struct {
 	sslCA              string
 	sslCert, sslKey    string
 	database           string
-	// aws holds the object-storage settings (aws-access-key-id,
-	// aws-secret-access-key, aws-session-token, aws-region,
-	// aws-endpoint-url, aws-profile, aws-ca-bundle), meant for the
-	// [lms-backup] group.
-	aws map[string]string
+	// aws holds the object-storage settings, meant for the [lms-backup]
+	// group; see awsKeys.
+	aws [len(awsKeys)]string
 }
+
+// awsKeys are the object-storage settings a defaults file may hold, in the
+// order of fileSettings.aws.
+var awsKeys = [...]string{"aws-access-key-id", "aws-secret-access-key", "aws-session-token", "aws-region",
+	"aws-endpoint-url", "aws-profile", "aws-ca-bundle"}
 
 // readDefaults reads the defaults file o names, or ~/.my.cnf if it exists.
 func (o Options) readDefaults() (fileSettings, error) {
@@ -375,10 +378,11 @@ func (s *fileSettings) set(key string, e cnfEntry) error {
 		s.sslMode = mode
 	case "aws-access-key-id", "aws-secret-access-key", "aws-session-token", "aws-region",
 		"aws-endpoint-url", "aws-profile", "aws-ca-bundle":
-		if s.aws == nil {
-			s.aws = map[string]string{}
+		for i, k := range awsKeys {
+			if k == key {
+				s.aws[i] = e.value
+			}
 		}
-		s.aws[key] = e.value
 	case "ssl", "ssl-verify-server-cert":
 		on, ok := parseBool(e.value)
 		if !ok {
@@ -423,5 +427,11 @@ func (o Options) ObjectStorageSettings() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fset.aws, nil
+	out := map[string]string{}
+	for i, k := range awsKeys {
+		if fset.aws[i] != "" {
+			out[k] = fset.aws[i]
+		}
+	}
+	return out, nil
 }
