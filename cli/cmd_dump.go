@@ -34,11 +34,12 @@ type dumpFlags struct {
 
 // dumpRun is a dump's checked settings.
 type dumpRun struct {
-	opts   dump.Options
-	conn   dbconn.Options
-	output string // as given: a file, -, DIR/ or s3://...
-	seal   []age.Recipient
-	policy rotate.Policy // --keep/--keep-days
+	opts     dump.Options
+	conn     dbconn.Options
+	output   string // as given: a file, -, DIR/ or s3://...
+	compress string // --compress
+	seal     []age.Recipient
+	policy   rotate.Policy // --keep/--keep-days
 }
 
 func dumpCommand(env *appEnv) *cli.Command {
@@ -108,7 +109,7 @@ func (e *appEnv) checkDump(c *cli.Context, f *dumpFlags) (dumpRun, error) {
 	if c.NArg() > 0 {
 		return dumpRun{}, usagef("dump takes no arguments (got %q): use --database DB -o FILE", c.Args().First())
 	}
-	run := dumpRun{output: f.output, opts: dump.Options{Database: f.database, Definer: f.definer, NoHistory: f.noHistory,
+	run := dumpRun{output: f.output, compress: f.compress, opts: dump.Options{Database: f.database, Definer: f.definer, NoHistory: f.noHistory,
 		Tool: "lms-backup " + version, LockWait: f.lockWait, Threads: f.threads, ChunkRows: f.chunkRows}}
 	if f.lockWait < time.Second {
 		return run, usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
@@ -140,7 +141,7 @@ func (run *dumpRun) checkOutput(c *cli.Context, name string) error {
 		return usagef("--output %s ends in .age but nothing says whom to encrypt to: pass --encrypt-to or --recipients-file", name)
 	}
 	var err error
-	if run.opts.Compression, err = outputCompression(c.String("compress"), strings.TrimSuffix(name, ".age")); err != nil {
+	if run.opts.Compression, err = outputCompression(run.compress, strings.TrimSuffix(name, ".age")); err != nil {
 		return err
 	}
 	if err := run.opts.Validate(); err != nil {
@@ -191,7 +192,7 @@ func (e *appEnv) dumpToFolder(c *cli.Context, run dumpRun) error {
 	if !isDir(folder) {
 		return outputError{fmt.Errorf("--output %s: not a folder (create it first)", folder)}
 	}
-	ext, err := nightlyExt(c, len(run.seal) > 0)
+	ext, err := nightlyExt(run.compress, len(run.seal) > 0)
 	if err != nil {
 		return err
 	}
@@ -351,8 +352,8 @@ func outputCompression(flag, out string) (dumpfile.Compression, error) {
 
 // nightlyExt is the extension of a dump in a nightly folder or prefix:
 // from --compress (zstd by default), .age when encrypted.
-func nightlyExt(c *cli.Context, sealed bool) (string, error) {
-	comp, err := dumpfile.ParseCompression(cmp.Or(c.String("compress"), "zstd"))
+func nightlyExt(compress string, sealed bool) (string, error) {
+	comp, err := dumpfile.ParseCompression(cmp.Or(compress, "zstd"))
 	if err != nil {
 		return "", usagef("--compress: %v", err)
 	}

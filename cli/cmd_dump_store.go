@@ -35,7 +35,7 @@ func (e *appEnv) dumpToStore(c *cli.Context, run dumpRun) error {
 		return usagef("--keep and --keep-days rotate a prefix of dumps: end --output with a slash (s3://BUCKET/PREFIX/)")
 	}
 	if nightly {
-		ext, err := nightlyExt(c, len(run.seal) > 0)
+		ext, err := nightlyExt(run.compress, len(run.seal) > 0)
 		if err != nil {
 			return err
 		}

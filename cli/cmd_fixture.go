@@ -10,6 +10,7 @@ import (
 )
 
 func fixtureCommand(env *appEnv) *cli.Command {
+	opts := &fixture.Options{}
 	return &cli.Command{
 		Name:      "fixture",
 		Usage:     "create a sample loan-management database for demos, tests and benchmarks",
@@ -32,20 +33,19 @@ EXAMPLES:
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "database to create and fill (required)"},
-			&cli.IntFlag{Name: "scale", Value: 1, Usage: fmt.Sprintf("size: %d users and %d loans per unit, 1 to %d",
+			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Destination: &opts.Database, Usage: "database to create and fill (required)"},
+			&cli.IntFlag{Name: "scale", Value: 1, Destination: &opts.Scale, Usage: fmt.Sprintf("size: %d users and %d loans per unit, 1 to %d",
 				fixture.UsersPerScale, fixture.UsersPerScale*fixture.LoansPerUser, fixture.MaxScale)},
-			&cli.BoolFlag{Name: "force", Usage: "drop and recreate the four tables in a database that holds tables"},
+			&cli.BoolFlag{Name: "force", Destination: &opts.Force, Usage: "drop and recreate the four tables in a database that holds tables"},
 		}, connFlags()...),
-		Action: env.runFixture,
+		Action: func(c *cli.Context) error { return env.runFixture(c, *opts) },
 	}
 }
 
-func (e *appEnv) runFixture(c *cli.Context) error {
+func (e *appEnv) runFixture(c *cli.Context, opts fixture.Options) error {
 	if c.NArg() > 0 {
 		return usagef("fixture takes no arguments (got %q): use --database DB [--scale N]", c.Args().First())
 	}
-	opts := fixture.Options{Database: c.String("database"), Scale: c.Int("scale"), Force: c.Bool("force")}
 	if err := opts.Validate(); err != nil {
 		return err
 	}

@@ -16,7 +16,15 @@ import (
 	"lms-backup/report/xlsx"
 )
 
+// reportFlags are the report command's own flags, bound by their
+// definitions.
+type reportFlags struct {
+	database, month, out, format, lang, template string
+	pdfMaxRows                                   int
+}
+
 func reportCommand(env *appEnv) *cli.Command {
+	flags := &reportFlags{}
 	return &cli.Command{
 		Name:      "report",
 		Usage:     "build the month's loan report as an Excel workbook and a PDF",
@@ -35,35 +43,35 @@ EXAMPLES:
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "database to report on (required)"},
-			&cli.StringFlag{Name: "month", Usage: "the month, YYYY-MM (required)"},
-			&cli.StringFlag{Name: "out", Value: ".", Usage: "folder for the report files"},
-			&cli.StringFlag{Name: "format", Value: "xlsx,pdf", Usage: "comma-separated: xlsx, pdf"},
-			&cli.StringFlag{Name: "lang", Value: "ar", Usage: "ar (right to left) or en"},
-			&cli.StringFlag{Name: "template", Usage: "report definition file (JSON, like templates/loans.json)"},
-			&cli.IntFlag{Name: "pdf-max-rows", Value: 2000, Usage: "rows per table in the PDF; the rest are in the workbook only"},
+			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Destination: &flags.database, Usage: "database to report on (required)"},
+			&cli.StringFlag{Name: "month", Destination: &flags.month, Usage: "the month, YYYY-MM (required)"},
+			&cli.StringFlag{Name: "out", Value: ".", Destination: &flags.out, Usage: "folder for the report files"},
+			&cli.StringFlag{Name: "format", Value: "xlsx,pdf", Destination: &flags.format, Usage: "comma-separated: xlsx, pdf"},
+			&cli.StringFlag{Name: "lang", Value: "ar", Destination: &flags.lang, Usage: "ar (right to left) or en"},
+			&cli.StringFlag{Name: "template", Destination: &flags.template, Usage: "report definition file (JSON, like templates/loans.json)"},
+			&cli.IntFlag{Name: "pdf-max-rows", Value: 2000, Destination: &flags.pdfMaxRows, Usage: "rows per table in the PDF; the rest are in the workbook only"},
 		}, append(connFlags(), memFlags()...)...),
-		Action: env.runReport,
+		Action: func(c *cli.Context) error { return env.runReport(c, flags) },
 	}
 }
 
-func (e *appEnv) runReport(c *cli.Context) error {
+func (e *appEnv) runReport(c *cli.Context, flags *reportFlags) error {
 	if c.NArg() > 0 {
 		return usagef("report takes no arguments (got %q)", c.Args().First())
 	}
-	database := c.String("database")
+	database := flags.database
 	if database == "" {
 		return usagef("--database is required")
 	}
-	if c.String("month") == "" {
+	if flags.month == "" {
 		return usagef("--month is required, e.g. --month 2024-03")
 	}
-	opts := report.Options{Month: c.String("month"), Lang: c.String("lang")}
+	opts := report.Options{Month: flags.month, Lang: flags.lang}
 	if err := opts.Validate(); err != nil {
 		return err
 	}
 	formats := map[string]bool{}
-	for _, f := range strings.Split(c.String("format"), ",") {
+	for _, f := range strings.Split(flags.format, ",") {
 		switch f = strings.TrimSpace(strings.ToLower(f)); f {
 		case "xlsx", "pdf":
 			formats[f] = true
@@ -71,15 +79,15 @@ func (e *appEnv) runReport(c *cli.Context) error {
 			return usagef("--format %q: use xlsx, pdf or xlsx,pdf", f)
 		}
 	}
-	if c.Int("pdf-max-rows") < 1 {
+	if flags.pdfMaxRows < 1 {
 		return usagef("--pdf-max-rows must be 1 or more (use --format xlsx for no PDF)")
 	}
-	out := c.String("out")
+	out := flags.out
 	if st, err := os.Stat(out); err != nil || !st.IsDir() {
 		return outputError{fmt.Errorf("--out %s is not a folder (create it first)", out)}
 	}
 	// The template is checked before anything is written.
-	tpl, err := report.LoadTemplate(c.String("template"))
+	tpl, err := report.LoadTemplate(flags.template)
 	if err != nil {
 		return usageError{err}
 	}
@@ -91,11 +99,11 @@ func (e *appEnv) runReport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return mem.finish(e.report(c, tpl, opts, conn, formats, out, mem))
+	return mem.finish(e.report(c, tpl, opts, conn, formats, out, flags.pdfMaxRows, mem))
 }
 
 func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Options, conn dbconn.Options,
-	formats map[string]bool, out string, mem *memRun) error {
+	formats map[string]bool, out string, pdfMaxRows int, mem *memRun) error {
 	db, err := dbconn.Open(c.Context, conn)
 	if err != nil {
 		return err
@@ -130,7 +138,7 @@ func (e *appEnv) report(c *cli.Context, tpl *report.Template, opts report.Option
 			// (often a tmpfs, which is memory).
 			writers = append(writers, xlsx.New(outputFile{file}, xlsx.Options{TmpDir: out}))
 		} else {
-			writers = append(writers, pdf.New(outputWriter{file}, pdf.Options{MaxRows: c.Int("pdf-max-rows")}))
+			writers = append(writers, pdf.New(outputWriter{file}, pdf.Options{MaxRows: pdfMaxRows}))
 		}
 	}
 	log := e.log.With("component", "report", "database", conn.Database, "month", opts.Month)

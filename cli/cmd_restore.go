@@ -20,7 +20,15 @@ import (
 	"lms-backup/storage"
 )
 
+// restoreFlags are the restore command's own flags, bound into the
+// engine's Options by their definitions.
+type restoreFlags struct {
+	opts    restore.Options
+	recover bool
+}
+
 func restoreCommand(env *appEnv) *cli.Command {
+	f := &restoreFlags{}
 	return &cli.Command{
 		Name:      "restore",
 		Usage:     "load a dump into a database, atomically by default",
@@ -56,25 +64,23 @@ EXAMPLES:
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Usage: "target database (required)"},
-			&cli.BoolFlag{Name: "create-database", Usage: "create the target database if it does not exist, with the dumped database's default charset and collation"},
-			&cli.StringFlag{Name: "create-database-charset", Usage: "with --create-database: the new database's default charset instead of the dumped one's"},
-			&cli.StringFlag{Name: "create-database-collation", Usage: "with --create-database: the new database's default collation instead of the dumped one's"},
-			&cli.BoolFlag{Name: "force", Usage: "restore into a non-empty database, replacing objects of the same name"},
-			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "connections that load rows at once, 1 to 64 (default: the number of cores)"},
-			&cli.BoolFlag{Name: "in-place", Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
-			&cli.BoolFlag{Name: "recover", Usage: "only finish a swap into TARGET that a killed restore left half-done (every restore does this first), say which state TARGET is in, and exit"},
-			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
+			&cli.StringFlag{Name: "database", Aliases: []string{"D"}, Destination: &f.opts.Database, Usage: "target database (required)"},
+			&cli.BoolFlag{Name: "create-database", Destination: &f.opts.CreateDatabase, Usage: "create the target database if it does not exist, with the dumped database's default charset and collation"},
+			&cli.StringFlag{Name: "create-database-charset", Destination: &f.opts.Charset, Usage: "with --create-database: the new database's default charset instead of the dumped one's"},
+			&cli.StringFlag{Name: "create-database-collation", Destination: &f.opts.Collation, Usage: "with --create-database: the new database's default collation instead of the dumped one's"},
+			&cli.BoolFlag{Name: "force", Destination: &f.opts.Force, Usage: "restore into a non-empty database, replacing objects of the same name"},
+			&cli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Destination: &f.opts.Threads, Usage: "connections that load rows at once, 1 to 64 (default: the number of cores)"},
+			&cli.BoolFlag{Name: "in-place", Destination: &f.opts.InPlace, Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
+			&cli.BoolFlag{Name: "recover", Destination: &f.recover, Usage: "only finish a swap into TARGET that a killed restore left half-done (every restore does this first), say which state TARGET is in, and exit"},
+			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Destination: &f.opts.LockWait, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
 			identityFlag(),
 		}, append(connFlags(), memFlags()...)...),
-		Action: env.runRestore,
+		Action: func(c *cli.Context) error { return env.runRestore(c, f) },
 	}
 }
 
-func (e *appEnv) runRestore(c *cli.Context) error {
-	opts := restore.Options{Database: c.String("database"), CreateDatabase: c.Bool("create-database"), Force: c.Bool("force"),
-		Charset: c.String("create-database-charset"), Collation: c.String("create-database-collation"),
-		InPlace: c.Bool("in-place"), LockWait: c.Duration("lock-wait-timeout"), Threads: c.Int("threads")}
+func (e *appEnv) runRestore(c *cli.Context, f *restoreFlags) error {
+	opts := f.opts
 	if opts.LockWait < time.Second {
 		return usagef("--lock-wait-timeout must be at least 1s (e.g. 90s or 5m)")
 	}
@@ -88,7 +94,7 @@ func (e *appEnv) runRestore(c *cli.Context) error {
 	if err := conn.Validate(); err != nil {
 		return err
 	}
-	if c.Bool("recover") {
+	if f.recover {
 		return e.recoverSwap(c, opts.Database, conn)
 	}
 	if n, err := strconv.Atoi(os.Getenv(killSwapStepEnv)); err == nil {

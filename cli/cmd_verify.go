@@ -11,6 +11,7 @@ import (
 )
 
 func verifyCommand(env *appEnv) *cli.Command {
+	var asJSON bool
 	return &cli.Command{
 		Name:      "verify",
 		Usage:     "check a dump file without a server",
@@ -27,14 +28,14 @@ EXAMPLES:
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
+			&cli.BoolFlag{Name: "json", Destination: &asJSON, Usage: "print the summary as JSON"},
 			identityFlag(),
 		}, memFlags()...),
-		Action: env.runVerify,
+		Action: func(c *cli.Context) error { return env.runVerify(c, asJSON) },
 	}
 }
 
-func (e *appEnv) runVerify(c *cli.Context) error {
+func (e *appEnv) runVerify(c *cli.Context, asJSON bool) error {
 	if c.NArg() == 0 {
 		return usagef("verify takes one file, or - for stdin")
 	}
@@ -59,7 +60,7 @@ func (e *appEnv) runVerify(c *cli.Context) error {
 	if err := mem.finish(nil); err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	if asJSON {
 		out := map[string]any{
 			"file": name, "ok": true, "compression": rep.Compression, "frames": rep.Frames,
 			"statements": rep.Statements, "tables": rep.Tables, "rows": rep.Rows, "uncompressed_bytes": rep.Bytes,
