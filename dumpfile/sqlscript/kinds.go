@@ -253,13 +253,7 @@ func isPlainSet(p []byte, m Mode) bool {
 			if !ok || scope == "global" {
 				return false
 			}
-			rest, _ = skipSpace(rest)
-			switch {
-			case bytes.HasPrefix(rest, []byte(":=")):
-				rest = rest[2:]
-			case len(rest) > 0 && rest[0] == '=':
-				rest = rest[1:]
-			default:
+			if rest, ok = skipAssignOp(rest); !ok {
 				return false
 			}
 			if p, ok = plainValue(rest, m); !ok {
