@@ -58,7 +58,7 @@ func TestBadInput(t *testing.T) {
 	// The tests run as root, whom file modes do not stop: sysfs refuses to
 	// create a file even for root, so /sys/ is a folder nobody can write.
 	readOnly := "/sys/"
-	noSchema := dumpWithoutSchema(t, good, dir)
+	noSchema := dumpWithoutSchema(t, good)
 
 	conn := connArgs(srv)
 	restoreInto := func(target string, extra ...string) []string {
@@ -157,56 +157,17 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// dumpWithoutSchema copies the dump good into dir without its table
-// definitions: every other frame is as the dump wrote it, and the trailer
-// is rewritten to count and index what is left. It returns the copy's path.
-func dumpWithoutSchema(t *testing.T, good, dir string) string {
+// dumpWithoutSchema copies the dump good without its table definitions:
+// every other frame is as the dump wrote it, and the trailer is rewritten
+// to count and index what is left. It returns the copy's path.
+func dumpWithoutSchema(t *testing.T, good string) string {
 	t.Helper()
-	in, err := os.Open(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	rd, err := dumpfile.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	var buf bytes.Buffer
-	w, err := dumpfile.NewWriter(&buf, dumpfile.Gzip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		f, err := rd.Next()
-		if err != nil {
-			t.Fatal(err)
+	return reframe(t, good, func(info dumpfile.FrameInfo, data []byte) []byte {
+		if info.Kind == dumpfile.KindSchema {
+			return nil
 		}
-		if f.Info.Kind == dumpfile.KindSchema {
-			continue
-		}
-		data := append([]byte(nil), f.Data...)
-		if f.Info.Kind == dumpfile.KindTrailer {
-			// The trailer line is the frame's last line.
-			data = data[:bytes.LastIndexByte(data[:len(data)-1], '\n')+1]
-			tr := *rd.Trailer()
-			data = w.AppendTrailer(data, &tr)
-		}
-		if err := w.WriteFrame(&data, f.Info); err != nil {
-			t.Fatal(err)
-		}
-		if f.Info.Kind == dumpfile.KindTrailer {
-			break
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "noschema.sql.gz")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+		return data
+	})
 }
 
 func assertNoTemp(t *testing.T, dir string) {

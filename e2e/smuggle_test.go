@@ -14,7 +14,7 @@ import (
 )
 
 // reframe rewrites the dump at path with edit applied to every frame's
-// text, recomputing markers, checksums and the trailer's index, as an
+// text (a nil result drops the frame), recomputing markers, checksums and the trailer's index, as an
 // attacker who can write the file would. It returns the new file's path.
 func reframe(t *testing.T, path string, edit func(info dumpfile.FrameInfo, data []byte) []byte) string {
 	t.Helper()
@@ -41,6 +41,9 @@ func reframe(t *testing.T, path string, edit func(info dumpfile.FrameInfo, data 
 			t.Fatal(err)
 		}
 		data := edit(f.Info, slices.Clone(f.Data))
+		if data == nil {
+			continue // edit dropped the frame
+		}
 		info := f.Info
 		info.Bytes, info.CRC = 0, ""
 		if info.Kind == dumpfile.KindTrailer {
@@ -57,7 +60,7 @@ func reframe(t *testing.T, path string, edit func(info dumpfile.FrameInfo, data 
 	if err := fw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "smuggled"+filepath.Ext(path))
+	p := filepath.Join(t.TempDir(), "reframed"+filepath.Ext(path))
 	if err := os.WriteFile(p, out.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
