@@ -20,6 +20,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/urfave/cli/v2"
 
+	"lms-backup/binlog"
 	"lms-backup/dbconn"
 	"lms-backup/dump"
 	"lms-backup/dumpfile"
@@ -44,6 +45,7 @@ const (
 	ExitRestore     = 6   // the server rejected a statement, or the target database is not empty (restore, fixture)
 	ExitMemory      = 7   // the work completed, but the peak heap exceeded --max-heap
 	ExitBusy        = 8   // another run holds the folder's lock, or a table lock outlasted --lock-wait-timeout
+	ExitGap         = 9   // the binary log archive has a gap, or holds a range a restore to a moment cannot replay
 	ExitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -61,6 +63,9 @@ const exitCodesHelp = `EXIT CODES:
    7    memory: the work completed, but the peak heap exceeded --max-heap
    8    busy: another dump of the database into the same folder is running, or a table
         stayed locked by another session past --lock-wait-timeout
+   9    binary log archive: a gap (a file purged on the server before it was archived,
+        segments that do not follow each other), or a statement in the range a restore
+        to a moment would replay that cannot be replayed (the message names it)
    130  interrupted by SIGINT or SIGTERM (dump: nothing left under the final name;
         restore: the target database as it was, except with --in-place --force)`
 
@@ -133,16 +138,22 @@ func exitCode(err error, interrupted bool) int {
 		return ExitInterrupted
 	// A damaged dump is the cause of whatever failed after it was read
 	// (a statement, a lost session), so it is checked first.
-	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errInput), errors.Is(err, errDecrypt):
+	case errors.Is(err, dumpfile.ErrNotDump), errors.Is(err, dumpfile.ErrCorrupt), errors.Is(err, errInput), errors.Is(err, errDecrypt),
+		errors.Is(err, binlog.ErrCorrupt):
 		return ExitBadDump
+	case errors.Is(err, binlog.ErrGap), errors.Is(err, binlog.ErrUnsafe):
+		return ExitGap
 	case errors.As(err, &usage), errors.Is(err, dbconn.ErrUsage), errors.Is(err, dump.ErrUsage), errors.Is(err, restore.ErrUsage),
-		errors.Is(err, fixture.ErrUsage), errors.Is(err, report.ErrUsage), errors.Is(err, report.ErrTemplate):
+		errors.Is(err, fixture.ErrUsage), errors.Is(err, report.ErrUsage), errors.Is(err, report.ErrTemplate),
+		errors.Is(err, binlog.ErrOutOfRange), errors.Is(err, binlog.ErrNoBinlog), errors.Is(err, binlog.ErrNoStart):
 		return ExitUsage
-	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase), errors.Is(err, dbconn.ErrLost):
+	case errors.Is(err, dbconn.ErrConnect), errors.Is(err, dbconn.ErrAuth), errors.Is(err, dbconn.ErrNoDatabase), errors.Is(err, dbconn.ErrLost),
+		errors.Is(err, binlog.ErrAccess):
 		return ExitConnect
 	case errors.As(err, &output):
 		return ExitOutput
-	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty), errors.Is(err, fixture.ErrExists):
+	case errors.Is(err, restore.ErrStatement), errors.Is(err, restore.ErrNotEmpty), errors.Is(err, fixture.ErrExists),
+		errors.Is(err, binlog.ErrReplay):
 		return ExitRestore
 	case errors.Is(err, errHeapExceeded):
 		return ExitMemory
@@ -235,7 +246,7 @@ EXAMPLES:
 		Before: func(c *cli.Context) error {
 			return env.setupLogging(c.String("log-format"), c.String("log-level"), c.Bool("quiet"))
 		},
-		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env), fixtureCommand(env), reportCommand(env)},
+		Commands:       []*cli.Command{dumpCommand(env), restoreCommand(env), verifyCommand(env), binlogCommand(env), fixtureCommand(env), reportCommand(env)},
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -264,6 +264,13 @@ func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy,
 	if err != nil {
 		return outputError{fmt.Errorf("rotate %s: %w", folder, err)}
 	}
+	if len(removed) > 0 {
+		segs, err := e.pruneSegments(c, folder)
+		if err != nil {
+			return outputError{fmt.Errorf("rotate the binary log segments in %s: %w", folder, err)}
+		}
+		removed = append(removed, segs...)
+	}
 	e.log.Info("nightly dump verified and rotated", "file", out, "rows", rep.Rows, "frames", rep.Frames,
 		"deleted", removed, "keep", p.Keep, "keep_days", p.KeepDays)
 	return nil

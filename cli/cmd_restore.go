@@ -25,6 +25,8 @@ import (
 type restoreFlags struct {
 	opts    restore.Options
 	recover bool
+	// until, untilGTID and source choose a restore to a moment.
+	until, untilGTID, source string
 }
 
 func restoreCommand(env *appEnv) *cli.Command {
@@ -32,7 +34,7 @@ func restoreCommand(env *appEnv) *cli.Command {
 	return &cli.Command{
 		Name:      "restore",
 		Usage:     "load a dump into a database, atomically by default",
-		UsageText: "lms-backup restore --database TARGET [options] [FILE|-]",
+		UsageText: "lms-backup restore --database TARGET [options] [FILE|-]\n   lms-backup restore --database TARGET --until TIME|--until-gtid GTID [options] DIR/",
 		Description: `Reads FILE (or stdin when FILE is - or missing; zstd, gzip or plain SQL,
 detected from the first bytes; age-encrypted with --identity), checks every
 frame before executing it, and loads it into TARGET, which may have any
@@ -50,6 +52,20 @@ staging database is dropped. A journal of the swap lets the next restore
 CREATE and DROP on lms_restore_* databases; --in-place loads straight into
 TARGET instead (a failure then leaves a --force target half-restored).
 
+With --until TIME (or --until-gtid) the argument is a backup folder that the
+binlog command archives into: the restore takes the newest dump taken before
+TIME, loads it into the staging database as above, replays the archived
+binary log events of the dumped database from the dump's position up to
+TIME (every transaction committed before TIME; --until-gtid: up to and with
+that transaction) into the staging database, and swaps it in the same way.
+TIME is "YYYY-MM-DD HH:MM:SS" in the server's time zone (@@time_zone), or
+has an explicit offset ("2026-12-02 14:32:00+03:00", RFC 3339). A moment
+outside what the folder can reach exits 2 and names the range. The replay
+uses the stock mariadb-binlog and mariadb clients and needs the BINLOG
+REPLAY privilege; it refuses (exit 9) a range that changes a view, routine,
+trigger or event of the database, or has a statement that names the
+database explicitly, and a range with a gap.
+
 Rows load on --threads connections at once; plain secondary keys and foreign
 keys of InnoDB tables are added after the rows, one ALTER TABLE per table.
 
@@ -60,6 +76,7 @@ EXAMPLES:
    lms-backup restore -D lms_copy --create-database --identity ~/backup.key lms.sql.zst.age
    lms-backup restore -D lms_copy --create-database s3://backups/lms/lms-20261202T023000Z.sql.zst
    lms-backup restore -D lms --recover            (after a kill -9 mid-swap: says whether lms is old or new)
+   lms-backup restore -D lms_before --create-database --until '2026-12-02 14:31:00' /var/backups/lms/
    zstd -dc lms.sql.zst | mariadb lms_copy      (the stock client reads the same file)
 
 ` + exitCodesHelp,
@@ -73,6 +90,9 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "in-place", Destination: &f.opts.InPlace, Usage: "load straight into TARGET instead of a staging database swapped in at the end"},
 			&cli.BoolFlag{Name: "recover", Destination: &f.recover, Usage: "only finish a swap into TARGET that a killed restore left half-done (every restore does this first), say which state TARGET is in, and exit"},
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Destination: &f.opts.LockWait, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
+			&cli.StringFlag{Name: "until", Destination: &f.until, Usage: "restore to this moment from a backup folder: \"YYYY-MM-DD HH:MM:SS\" in the server's time zone, or with an offset"},
+			&cli.StringFlag{Name: "until-gtid", Destination: &f.untilGTID, Usage: "restore from a backup folder up to and with this transaction (DOMAIN-SERVER-SEQUENCE)"},
+			&cli.StringFlag{Name: "source-database", Destination: &f.source, Usage: "with --until: the database whose dumps to use, when the folder holds dumps of several"},
 			identityFlag(),
 		}, append(connFlags(), memFlags()...)...),
 		Action: func(c *cli.Context) error { return env.runRestore(c, f) },
@@ -96,6 +116,9 @@ func (e *appEnv) runRestore(c *cli.Context, f *restoreFlags) error {
 	}
 	if f.recover {
 		return e.recoverSwap(c, opts.Database, conn)
+	}
+	if f.until != "" || f.untilGTID != "" || f.source != "" {
+		return e.restoreUntil(c, f, conn)
 	}
 	if n, err := strconv.Atoi(os.Getenv(killSwapStepEnv)); err == nil {
 		opts.AtSwapStep = func(step int, name string) {

@@ -15,16 +15,22 @@ func verifyCommand(env *appEnv) *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
 		Usage:     "check a dump file without a server",
-		UsageText: "lms-backup verify [--json] FILE|-",
+		UsageText: "lms-backup verify [--json] FILE|-\n   lms-backup verify DIR/",
 		Description: `Decompresses the whole file and checks every frame's checksum, the order of
 the frames, the trailer that marks a finished dump, and the row count of
 every table (markers, trailer and the INSERT statements themselves must
 agree). Prints a summary on stdout; a truncated or damaged file exits 4.
 
+Given a backup folder, it reports what a restore to a moment can use: the
+dumps and their binary log positions, the archived binary log (every
+segment's checksum is checked), the file still being spooled, the earliest
+and latest moment a restore can reach, and gaps (exit 9).
+
 EXAMPLES:
    lms-backup verify /var/backups/lms.sql.zst
    lms-backup verify --json lms.sql.gz | jq .rows
    lms-backup verify --identity ~/backup.key lms.sql.zst.age
+   lms-backup verify /var/backups/lms/
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
@@ -41,6 +47,9 @@ func (e *appEnv) runVerify(c *cli.Context, asJSON bool) error {
 	}
 	if err := oneFileArg(c); err != nil {
 		return err
+	}
+	if arg := c.Args().First(); isDir(arg) {
+		return e.verifyFolder(c, arg)
 	}
 	rd, name, err := e.openDump(c, c.Args().First())
 	if err != nil {

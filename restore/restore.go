@@ -68,6 +68,14 @@ type Options struct {
 	Threads int
 	// Progress, when set, is called after every frame. It must return quickly.
 	Progress func(Progress)
+	// Replay, when set, runs after the rows are loaded into the staging
+	// database and checked against the dump's trailer, and before the
+	// dump's views, routines and triggers are created there: it brings the
+	// staged tables forward (restore to a moment replays the archived
+	// binary log). It gets the staging database's name, which the restore
+	// then creates with the dumped database's default charset and
+	// collation. It needs the staged restore (not InPlace).
+	Replay func(ctx context.Context, staging string) error
 	// AtSwapStep, when set, is called after each step of the atomic swap
 	// that changes the server (n counts from 1; name says which step), for
 	// tests that kill the process at every step.
@@ -95,6 +103,9 @@ func (o Options) Validate() error {
 	}
 	if o.LockWait < 0 {
 		return fmt.Errorf("%w: --lock-wait-timeout must not be negative", ErrUsage)
+	}
+	if o.Replay != nil && o.InPlace {
+		return fmt.Errorf("%w: a restore to a moment needs the staging database: drop --in-place", ErrUsage)
 	}
 	if (o.Charset != "" || o.Collation != "") && !o.CreateDatabase {
 		return fmt.Errorf("%w: --create-database-charset and --create-database-collation need --create-database", ErrUsage)

@@ -73,6 +73,9 @@ type stage struct {
 	oldDB    string
 	lockWait time.Duration
 	log      *slog.Logger
+	// charset and collation, when set, replace the target's defaults for
+	// the staging database.
+	charset, collation string
 
 	// Filled by the swap.
 	before   inventory
@@ -101,6 +104,11 @@ func (r *runner) staged(ctx context.Context, db *sql.DB, release func(), rd *dum
 	}
 	defer r.conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", ownerLock(st.newDB))
 	st.sweepLeftovers(ctx, r.conn)
+	if r.opts.Replay != nil {
+		// Tables the replay creates take the staging database's defaults,
+		// and the row events must meet the source's column charsets.
+		st.charset, st.collation = rd.Header().Charset, rd.Header().Collation
+	}
 	if err := st.createNew(ctx, r.conn); err != nil {
 		return err
 	}
@@ -133,6 +141,16 @@ func (r *runner) staged(ctx context.Context, db *sql.DB, release func(), rd *dum
 	}
 	if err := r.checkRows(ctx, rd.Trailer(), st.newDB); err != nil {
 		return err
+	}
+	if r.opts.Replay != nil {
+		// The replay runs on connections of its own: end this one's
+		// transaction, whose locks on the staged tables would block its DDL.
+		if _, err := r.conn.ExecContext(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("end the load's transaction: %w", err)
+		}
+		if err := r.opts.Replay(ctx, st.newDB); err != nil {
+			return err
+		}
 	}
 	if err := st.rehearse(ctx, r); err != nil {
 		return err
@@ -214,6 +232,9 @@ func (st *stage) createNew(ctx context.Context, conn *sql.Conn) error {
 		FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, st.target).Scan(&charset, &collation)
 	if err != nil {
 		return fmt.Errorf("read the defaults of database %s: %w", st.target, err)
+	}
+	if st.charset != "" && st.collation != "" {
+		charset, collation = st.charset, st.collation
 	}
 	q := "CREATE DATABASE " + sqlident.Quote(st.newDB) + " CHARACTER SET " + sqlident.Quote(charset) + " COLLATE " + sqlident.Quote(collation)
 	if _, err := conn.ExecContext(ctx, q); err != nil {

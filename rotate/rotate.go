@@ -48,6 +48,23 @@ func parse(db, name string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// Parse reports the database and time of a name Name made, for any
+// database, and whether it is one.
+func Parse(name string) (db string, t time.Time, ok bool) {
+	base := strings.TrimSuffix(name, ".age")
+	for _, ext := range []string{".sql.zst", ".sql.gz", ".sql"} {
+		if rest, found := strings.CutSuffix(base, ext); found {
+			if len(rest) < len(stamp)+2 || rest[len(rest)-len(stamp)-1] != '-' {
+				return "", time.Time{}, false
+			}
+			db = rest[:len(rest)-len(stamp)-1]
+			t, err := time.Parse(stamp, rest[len(rest)-len(stamp):])
+			return db, t, err == nil
+		}
+	}
+	return "", time.Time{}, false
+}
+
 // IsDump reports whether name is a dump of db as Name names it.
 func IsDump(db, name string) bool {
 	_, ok := parse(db, name)

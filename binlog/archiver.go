@@ -1,0 +1,458 @@
+package binlog
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+var (
+	// ErrNoBinlog means the server does not write a binary log.
+	ErrNoBinlog = errors.New("binlog: the server's binary log is off")
+	// ErrAccess means the account lacks a replication privilege.
+	ErrAccess = errors.New("binlog: access denied")
+	// ErrNoStart means there is nothing to start archiving from.
+	ErrNoStart = errors.New("binlog: no starting point")
+)
+
+// ArchiverOptions configure Archiver.Run. Zero values mean defaults.
+type ArchiverOptions struct {
+	// StartFile is the file to start from when neither the archive nor the
+	// spool holds anything yet (the binary log file of the oldest dump).
+	// When the archive's next file has been purged on the server, a
+	// StartFile after it accepts that gap.
+	StartFile string
+	// ReplicaID is the server id mariadb-binlog announces; 0 lets it choose.
+	// Two archivers of one server need different ids.
+	ReplicaID uint32
+	// Poll is how often finished files are archived; 0 means 1 s.
+	Poll time.Duration
+	// MaxBackoff bounds the wait between reconnects; 0 means 30 s.
+	MaxBackoff time.Duration
+	// Program is the mariadb-binlog binary; "" means "mariadb-binlog".
+	Program string
+	// OnSegment, when set, is called after each archived segment.
+	OnSegment func(Manifest)
+}
+
+// Archiver streams a server's binary log into an Archive.
+type Archiver struct {
+	Archive *Archive
+	Spool   Spool
+	DB      *sql.DB       // for the checks and the list of binary logs
+	Config  *mysql.Config // how mariadb-binlog connects
+	Log     *slog.Logger
+	Opts    ArchiverOptions
+
+	last *Manifest // the newest archived segment
+}
+
+// Check verifies that the server writes a usable binary log and that the
+// account may list it. It logs a warning for settings that make a replay
+// of one database unsafe.
+func (a *Archiver) Check(ctx context.Context) error {
+	var logBin int
+	var format, image string
+	err := a.DB.QueryRowContext(ctx, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image").Scan(&logBin, &format, &image)
+	if err != nil {
+		return fmt.Errorf("read the binary log settings: %w", err)
+	}
+	if logBin == 0 {
+		return fmt.Errorf("%w: set log_bin (and binlog_format=ROW, server_id) in the server's configuration and restart it", ErrNoBinlog)
+	}
+	if !strings.EqualFold(format, "ROW") {
+		a.Log.Warn("binlog_format is not ROW: statements logged as text replay under the restored database's name only when they name no database; set binlog_format=ROW", "binlog_format", format)
+	}
+	if !strings.EqualFold(image, "FULL") {
+		a.Log.Warn("binlog_row_image is not FULL: row events then hold only some columns, and a replay into a restored database can miss changes; set binlog_row_image=FULL", "binlog_row_image", image)
+	}
+	var compress string
+	if err := a.DB.QueryRowContext(ctx, "SELECT @@log_bin_compress").Scan(&compress); err == nil && compress != "0" && !strings.EqualFold(compress, "OFF") {
+		a.Log.Warn("log_bin_compress is on: compressed statements cannot be checked before a replay, and a restore --until over them is refused; turn it off")
+	}
+	if _, err := a.serverFiles(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// serverFiles lists the server's binary log files.
+func (a *Archiver) serverFiles(ctx context.Context) ([]string, error) {
+	rows, err := a.DB.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && (me.Number == 1227 || me.Number == 1045 || me.Number == 1142) {
+			return nil, fmt.Errorf("%w: %v (GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* to this account)", ErrAccess, me.Message)
+		}
+		return nil, fmt.Errorf("list the server's binary logs: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		var name string
+		vals[0] = &name
+		for i := 1; i < len(vals); i++ {
+			vals[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return nil, fmt.Errorf("list the server's binary logs: %w", err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
+// resume is where the next run of mariadb-binlog starts.
+type resume struct {
+	file string
+	pos  int64 // 0: from the beginning
+}
+
+// Run archives until ctx is cancelled (then it archives what is finished
+// and returns ctx's error), or until a gap or a lasting refusal (returned).
+// A dropped connection or a server restart is retried with backoff from
+// the last complete event in the spool.
+func (a *Archiver) Run(ctx context.Context) error {
+	poll, maxBackoff := a.Opts.Poll, a.Opts.MaxBackoff
+	if poll == 0 {
+		poll = time.Second
+	}
+	if maxBackoff == 0 {
+		maxBackoff = 30 * time.Second
+	}
+	segs, err := a.Archive.Segments(ctx)
+	if err != nil {
+		return err
+	}
+	if err := CheckChain(segs); err != nil {
+		return err
+	}
+	if len(segs) > 0 {
+		a.last = &segs[len(segs)-1]
+	}
+	backoff := time.Second
+	for attempt := 0; ; attempt++ {
+		if err := a.sweep(ctx, false); err != nil {
+			return err
+		}
+		from, err := a.startPoint(ctx)
+		if err == nil {
+			started := time.Now()
+			err = a.stream(ctx, from, poll)
+			if time.Since(started) > time.Minute {
+				backoff = time.Second
+			}
+		}
+		if ctx.Err() != nil {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if serr := a.sweep(fctx, false); serr != nil {
+				return serr
+			}
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrGap) || errors.Is(err, ErrAccess) || errors.Is(err, ErrNoStart) || errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		a.Log.Warn("binary log stream interrupted; reconnecting", "err", err, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			continue
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// startPoint works out where to continue and checks that the server still
+// has that file.
+func (a *Archiver) startPoint(ctx context.Context) (resume, error) {
+	var from resume
+	files, err := a.Spool.Files()
+	if err != nil {
+		return from, err
+	}
+	switch {
+	case len(files) > 0:
+		last := files[len(files)-1]
+		asm, err := a.Spool.Assemble(last)
+		if err != nil {
+			return from, err
+		}
+		from = resume{file: last, pos: asm.End}
+	case a.last != nil:
+		next := a.last.Next
+		if next == "" {
+			if next, err = NextName(a.last.File); err != nil {
+				return from, err
+			}
+		}
+		from = resume{file: next}
+	case a.Opts.StartFile != "":
+		from = resume{file: a.Opts.StartFile}
+	default:
+		return from, fmt.Errorf("%w: the archive is empty and no dump in it records a binary log position: take a dump into it first (lms-backup dump -o DIR/) or give --start-file", ErrNoStart)
+	}
+	onServer, err := a.serverFiles(ctx)
+	if err != nil {
+		return from, err
+	}
+	for _, f := range onServer {
+		if f == from.file {
+			return from, nil
+		}
+	}
+	if len(onServer) > 0 && FileLess(from.file, onServer[0]) {
+		if s := a.Opts.StartFile; s != "" && !FileLess(s, onServer[0]) && FileLess(from.file, s) {
+			a.Log.Warn("accepting a gap in the archive: restores can reach only moments after a dump taken from here on", "missing_from", from.file, "restart_at", s)
+			return resume{file: s}, nil
+		}
+		return from, fmt.Errorf("%w: the server no longer has %s (its oldest binary log is %s): it was purged before it was archived; take a new dump, then start the archiver with --start-file %s to accept the gap", ErrGap, from.file, onServer[0], onServer[0])
+	}
+	return from, fmt.Errorf("the server has no binary log %s yet", from.file)
+}
+
+// stream runs mariadb-binlog from `from` until it exits or ctx ends,
+// archiving finished files every poll.
+func (a *Archiver) stream(ctx context.Context, from resume, poll time.Duration) error {
+	run, err := a.Spool.NewRun()
+	if err != nil {
+		return err
+	}
+	cnf, err := writeClientConfig(a.Spool.Dir, a.Config)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cnf)
+	args := []string{"--defaults-file=" + cnf, "--read-from-remote-server", "--raw", "--stop-never",
+		"--result-file=" + run + string(filepath.Separator)}
+	if a.Opts.ReplicaID != 0 {
+		args = append(args, "--stop-never-slave-server-id="+strconv.FormatUint(uint64(a.Opts.ReplicaID), 10))
+	}
+	if from.pos > 4 {
+		args = append(args, "--start-position="+strconv.FormatInt(from.pos, 10))
+	}
+	args = append(args, "--", from.file)
+	prog := a.Opts.Program
+	if prog == "" {
+		prog = "mariadb-binlog"
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, prog, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	stderr := &lastLines{}
+	cmd.Stderr = stderr
+	cmd.Env = append(os.Environ(), "MYSQL_PWD=") // the password is in the option file only
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%w: start %s: %v (install mariadb-client)", ErrNoStart, prog, err)
+	}
+	a.Log.Info("archiving the binary log", "from_file", from.file, "from_pos", max(from.pos, 4), "spool", run)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case werr := <-done:
+			if serr := a.sweep(context.WithoutCancel(ctx), false); serr != nil {
+				return serr
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return a.childError(werr, stderr.String())
+		case <-tick.C:
+			if err := a.sweep(ctx, false); err != nil {
+				cancel()
+				<-done
+				return err
+			}
+		}
+	}
+}
+
+// childError turns mariadb-binlog's exit into one line.
+func (a *Archiver) childError(werr error, stderr string) error {
+	msg := strings.TrimSpace(stderr)
+	if msg == "" && werr != nil {
+		msg = werr.Error()
+	}
+	if msg == "" {
+		msg = "mariadb-binlog exited"
+	}
+	low := strings.ToLower(msg)
+	switch {
+	case strings.Contains(low, "access denied") || strings.Contains(low, "replication slave privilege"):
+		return fmt.Errorf("%w: %s (GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* to this account)", ErrAccess, oneLine(msg))
+	case strings.Contains(low, "could not find first log file") || strings.Contains(low, "binlog truncated") && strings.Contains(low, "purged"):
+		return fmt.Errorf("%w: %s", ErrGap, oneLine(msg))
+	}
+	return errors.New("mariadb-binlog: " + oneLine(msg))
+}
+
+// sweep archives every spooled file that is finished: a later file has
+// begun, or it ends with a rotate or stop event.
+func (a *Archiver) sweep(ctx context.Context, _ bool) error {
+	files, err := a.Spool.Files()
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		asm, err := a.Spool.Assemble(f)
+		if err != nil {
+			return err
+		}
+		if i == len(files)-1 && !asm.Closed {
+			break
+		}
+		if asm.End == 0 {
+			continue
+		}
+		if a.last != nil {
+			if f == a.last.File || FileLess(f, a.last.File) {
+				// Archived before a kill between the segment and the spool's cleanup.
+				if err := a.Spool.Remove(f); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := follows(a.last, f); err != nil && (a.Opts.StartFile == "" || f != a.Opts.StartFile) {
+				return fmt.Errorf("%w: %v", ErrGap, err)
+			}
+		}
+		m, err := a.Archive.Put(ctx, f, func() (io.ReadCloser, error) {
+			pr, pw := io.Pipe()
+			go func() { _, err := asm.WriteTo(pw); pw.CloseWithError(err) }()
+			return pr, nil
+		})
+		if err != nil {
+			return err
+		}
+		if a.last != nil {
+			if err := checkState(a.last, &m); err != nil {
+				a.Log.Warn("the GTID state does not follow on", "err", err)
+			}
+		}
+		a.last = &m
+		a.Log.Info("archived a binary log file", "file", f, "object", m.Object, "transactions", m.Transactions,
+			"first_time", m.FirstTime, "last_time", m.LastTime, "last_gtid", m.LastGTID, "bytes", m.Size)
+		if a.Opts.OnSegment != nil {
+			a.Opts.OnSegment(m)
+		}
+		if err := a.Spool.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeClientConfig writes a 0600 option file for the stock clients, so
+// that the password is in neither their argv nor their environment.
+func writeClientConfig(dir string, cfg *mysql.Config) (string, error) {
+	var b bytes.Buffer
+	b.WriteString("[client]\n")
+	put := func(k, v string) error {
+		if strings.ContainsAny(v, "\n\r\x00") {
+			return fmt.Errorf("the %s holds a line break, which an option file cannot carry", k)
+		}
+		b.WriteString(k + " = \"")
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v))
+		b.WriteString("\"\n")
+		return nil
+	}
+	if err := put("user", cfg.User); err != nil {
+		return "", err
+	}
+	if cfg.Passwd != "" {
+		if err := put("password", cfg.Passwd); err != nil {
+			return "", err
+		}
+	}
+	if cfg.Net == "unix" {
+		if err := put("socket", cfg.Addr); err != nil {
+			return "", err
+		}
+	} else {
+		host, port := cfg.Addr, "3306"
+		if i := strings.LastIndexByte(cfg.Addr, ':'); i >= 0 {
+			host, port = strings.Trim(cfg.Addr[:i], "[]"), cfg.Addr[i+1:]
+		}
+		b.WriteString("protocol = TCP\n")
+		if err := put("host", host); err != nil {
+			return "", err
+		}
+		if err := put("port", port); err != nil {
+			return "", err
+		}
+	}
+	if cfg.TLS != nil || cfg.TLSConfig != "" && cfg.TLSConfig != "false" {
+		b.WriteString("ssl\n")
+	}
+	f, err := os.CreateTemp(dir, ".client-*.cnf")
+	if err != nil {
+		return "", fmt.Errorf("write the client option file: %w", err)
+	}
+	if err := f.Chmod(0o600); err == nil {
+		_, err = f.Write(b.Bytes())
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write the client option file: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// lastLines keeps the last few KiB a child wrote to stderr.
+type lastLines struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *lastLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if len(l.buf) > 4096 {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-4096:]...)
+	}
+	return len(p), nil
+}
+
+func (l *lastLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(l.buf)), "\n")
+	return lines[len(lines)-1]
+}
+
+// oneLine makes a child's message one line with no control bytes.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

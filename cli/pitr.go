@@ -1,0 +1,356 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"lms-backup/binlog"
+	"lms-backup/dumpfile"
+	"lms-backup/rotate"
+	"lms-backup/storage"
+)
+
+// A backup folder holds the nightly dumps (rotate.Name) and, when the
+// binlog command archives into it, the binary log segments
+// (binlog.ObjectPrefix...) and the spool of the file being written.
+
+// spoolName is the spool's folder inside a backup folder.
+const spoolName = ".lms-binlog-spool"
+
+// dumpRef is a dump in a backup folder and its header.
+type dumpRef struct {
+	name   string
+	path   string
+	header dumpfile.Header
+}
+
+// folderDumps reads the headers of the dumps in dir, oldest first. A dump
+// whose header cannot be read (encrypted without --identity, damaged) is
+// skipped with a warning.
+func (e *appEnv) folderDumps(c *cli.Context, dir string) ([]dumpRef, error) {
+	out, _, err := e.readFolderDumps(c, dir)
+	return out, err
+}
+
+// readFolderDumps is folderDumps that also counts the dumps it skipped.
+func (e *appEnv) readFolderDumps(c *cli.Context, dir string) (out []dumpRef, skipped int, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, usagef("read %s: %v (name the backup folder)", dir, unwrapPath(err))
+	}
+	for _, ent := range entries {
+		if _, _, ok := rotate.Parse(ent.Name()); !ok || !ent.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, ent.Name())
+		rd, _, err := e.openDump(c, path)
+		if err != nil {
+			e.log.Warn("skipping a dump whose header cannot be read", "file", path, "err", err)
+			skipped++
+			continue
+		}
+		// The header is the first frame.
+		if _, err := rd.Next(); err != nil || rd.Header() == nil {
+			rd.Close()
+			e.log.Warn("skipping a dump whose header cannot be read", "file", path, "err", err)
+			skipped++
+			continue
+		}
+		out = append(out, dumpRef{name: ent.Name(), path: path, header: *rd.Header()})
+		rd.Close()
+	}
+	slices.SortFunc(out, func(a, b dumpRef) int { return a.header.Started.Compare(b.header.Started) })
+	return out, skipped, nil
+}
+
+// pruneSegments removes the archived segments that no dump left in dir
+// needs: those before the oldest binary log file a dump records. It
+// removes nothing when a dump's header cannot be read (it might need
+// them) or no dump records a position.
+func (e *appEnv) pruneSegments(c *cli.Context, dir string) ([]string, error) {
+	dumps, skipped, err := e.readFolderDumps(c, dir)
+	if err != nil || skipped > 0 {
+		return nil, err
+	}
+	oldest := ""
+	for _, d := range dumps {
+		if f := d.header.BinlogFile; f != "" && (oldest == "" || binlog.FileLess(f, oldest)) {
+			oldest = f
+		}
+	}
+	if oldest == "" {
+		return nil, nil
+	}
+	a := e.archiveOf(c, dir)
+	segs, err := a.Segments(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, m := range segs {
+		if !binlog.FileLess(m.File, oldest) {
+			break
+		}
+		if err := a.Delete(c.Context, m); err != nil {
+			return removed, err
+		}
+		removed = append(removed, m.Object)
+	}
+	return removed, nil
+}
+
+// archiveOf returns the binary log archive kept in a backup folder.
+func (e *appEnv) archiveOf(c *cli.Context, dir string) *binlog.Archive {
+	a := &binlog.Archive{Store: storage.NewFolder(dir)}
+	a.Unseal = func(r io.Reader) (io.Reader, error) { return decrypting(c, r, "a binary log segment") }
+	return a
+}
+
+// archivedFiles is the archive's view for a restore: the segments and the
+// spooled file still being written, in order.
+type archivedFiles struct {
+	segs  []binlog.Manifest
+	spool binlog.Spool
+	// spooled are the spool's files after the last segment, with where
+	// each ends.
+	spooled []*binlog.Assembled
+}
+
+func (e *appEnv) readArchive(c *cli.Context, dir string) (*archivedFiles, error) {
+	a := e.archiveOf(c, dir)
+	segs, err := a.Segments(c.Context)
+	if err != nil {
+		return nil, fmt.Errorf("read the binary log archive in %s: %w", dir, err)
+	}
+	af := &archivedFiles{segs: segs, spool: binlog.Spool{Dir: filepath.Join(dir, spoolName)}}
+	files, err := af.spool.Files()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if len(segs) > 0 && !binlog.FileLess(segs[len(segs)-1].File, f) {
+			continue // archived; the spool's cleanup is behind
+		}
+		asm, err := af.spool.Assemble(f)
+		if err != nil {
+			return nil, err
+		}
+		if asm.End > 0 {
+			af.spooled = append(af.spooled, asm)
+		}
+	}
+	return af, nil
+}
+
+// names lists every file the archive holds, in order.
+func (af *archivedFiles) names() []string {
+	var out []string
+	for _, s := range af.segs {
+		out = append(out, s.File)
+	}
+	for _, s := range af.spooled {
+		out = append(out, s.File)
+	}
+	return out
+}
+
+// checkFrom reports a gap in the files from `from` on: every file must
+// follow the one before it.
+func (af *archivedFiles) checkFrom(from string) error {
+	names := af.names()
+	i := slices.Index(names, from)
+	if i < 0 {
+		return fmt.Errorf("%w: the archive does not hold %s, where the dump's position is (start the archiver before the next dump, from that dump)", binlog.ErrGap, from)
+	}
+	var segs []binlog.Manifest
+	for _, s := range af.segs {
+		if !binlog.FileLess(s.File, from) {
+			segs = append(segs, s)
+		}
+	}
+	if err := binlog.CheckChain(segs); err != nil {
+		return err
+	}
+	for j := i + 1; j < len(names); j++ {
+		want, err := binlog.NextName(names[j-1])
+		if err != nil {
+			return err
+		}
+		if j-1 < len(af.segs) && af.segs[j-1].Next != "" {
+			want = af.segs[j-1].Next
+		}
+		if names[j] != want {
+			return fmt.Errorf("%w: %s is followed by %s, not by %s", binlog.ErrGap, names[j-1], names[j], want)
+		}
+	}
+	return nil
+}
+
+// lastTime is the time of the newest archived event.
+func (af *archivedFiles) lastTime() (time.Time, error) {
+	if n := len(af.spooled); n > 0 {
+		m, err := summarizeSpooled(af.spooled[n-1])
+		if err == nil && !m.LastTime.IsZero() {
+			return m.LastTime, nil
+		}
+	}
+	if n := len(af.segs); n > 0 {
+		return af.segs[n-1].LastTime, nil
+	}
+	return time.Time{}, errors.New("the archive is empty")
+}
+
+func summarizeSpooled(a *binlog.Assembled) (binlog.Manifest, error) {
+	pr, pw := io.Pipe()
+	go func() { _, err := a.WriteTo(pw); pw.CloseWithError(err) }()
+	defer pr.Close()
+	return binlog.Summarize(pr, true)
+}
+
+// fetch writes the files from `from` on into tmp, one at a time as next is
+// called, so a restore reads only as far as it needs.
+type fetcher struct {
+	af   *archivedFiles
+	arch *binlog.Archive
+	tmp  string
+	i    int
+}
+
+func (f *fetcher) next(ctx context.Context) (binlog.LocalFile, bool, error) {
+	segs := len(f.af.segs)
+	if f.i >= segs+len(f.af.spooled) {
+		return binlog.LocalFile{}, false, nil
+	}
+	var lf binlog.LocalFile
+	if f.i < segs {
+		m := f.af.segs[f.i]
+		lf = binlog.LocalFile{Name: m.File, Path: filepath.Join(f.tmp, m.File)}
+		if err := f.arch.Fetch(ctx, m, lf.Path); err != nil {
+			return lf, false, err
+		}
+	} else {
+		a := f.af.spooled[f.i-segs]
+		lf = binlog.LocalFile{Name: a.File, Path: filepath.Join(f.tmp, a.File)}
+		out, err := os.OpenFile(lf.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return lf, false, err
+		}
+		_, err = a.WriteTo(out)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return lf, false, fmt.Errorf("copy the spooled %s: %w", a.File, err)
+		}
+	}
+	f.i++
+	return lf, true, nil
+}
+
+// skipTo positions the fetcher at file name.
+func (f *fetcher) skipTo(name string) {
+	names := f.af.names()
+	if i := slices.Index(names, name); i >= 0 {
+		f.i = i
+	}
+}
+
+// restorableRange says which moments a restore can reach from the dumps
+// and the archive, for messages.
+func restorableRange(dumps []dumpRef, af *archivedFiles) string {
+	var first time.Time
+	for _, d := range dumps {
+		if d.header.BinlogFile != "" && slices.Contains(af.names(), d.header.BinlogFile) {
+			first = d.header.Started
+			break
+		}
+	}
+	last, err := af.lastTime()
+	if first.IsZero() || err != nil {
+		return "no moment can be restored: no dump in the folder has its binary log position in the archive"
+	}
+	return fmt.Sprintf("a restore can reach %s to %s", first.Local().Format(time.DateTime+" -07:00"), last.Local().Format(time.DateTime+" -07:00"))
+}
+
+// sourceDatabase is the one database whose dumps the folder holds, or
+// the one named.
+func sourceDatabase(dumps []dumpRef, named string) (string, error) {
+	var dbs []string
+	for _, d := range dumps {
+		if !slices.Contains(dbs, d.header.Database) {
+			dbs = append(dbs, d.header.Database)
+		}
+	}
+	switch {
+	case named != "":
+		if !slices.Contains(dbs, named) {
+			return "", usagef("the folder holds no dump of database %s (it has: %s)", named, strings.Join(dbs, ", "))
+		}
+		return named, nil
+	case len(dbs) == 1:
+		return dbs[0], nil
+	case len(dbs) == 0:
+		return "", usagef("the folder holds no dump: a restore to a moment starts from one (lms-backup dump -o DIR/)")
+	}
+	return "", usagef("the folder holds dumps of several databases (%s): name one with --source-database", strings.Join(dbs, ", "))
+}
+
+// verifyFolder reports what a backup folder can restore: its dumps, the
+// archived binary log and its gaps, and the range of moments.
+func (e *appEnv) verifyFolder(c *cli.Context, dir string) error {
+	dumps, err := e.folderDumps(c, dir)
+	if err != nil {
+		return err
+	}
+	af, err := e.readArchive(c, dir)
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "%s: %d dumps\n", dir, len(dumps))
+	for _, d := range dumps {
+		pos := "no binary log position"
+		if d.header.BinlogFile != "" {
+			pos = fmt.Sprintf("binary log %s:%d, GTID %s", d.header.BinlogFile, d.header.BinlogPos, d.header.GTID)
+		}
+		fmt.Fprintf(w, "  %s: database %s, taken %s, %s\n", oneLine(d.name), oneLine(d.header.Database),
+			d.header.Started.Local().Format(time.DateTime+" -07:00"), pos)
+	}
+	arch := e.archiveOf(c, dir)
+	for _, m := range af.segs {
+		if err := arch.Fetch(c.Context, m, os.DevNull); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(af.segs) == 0 && len(af.spooled) == 0:
+		fmt.Fprintf(w, "binary log archive: empty\n")
+	default:
+		names := af.names()
+		fmt.Fprintf(w, "binary log archive: %d segments (checksums OK)", len(af.segs))
+		if len(af.segs) > 0 {
+			fmt.Fprintf(w, ", %s to %s, events from %s to %s", af.segs[0].File, af.segs[len(af.segs)-1].File,
+				af.segs[0].FirstTime.Local().Format(time.DateTime+" -07:00"), af.segs[len(af.segs)-1].LastTime.Local().Format(time.DateTime+" -07:00"))
+		}
+		for _, s := range af.spooled {
+			fmt.Fprintf(w, "; being written: %s up to position %d", s.File, s.End)
+		}
+		fmt.Fprintln(w)
+		if err := af.checkFrom(names[0]); err != nil {
+			fmt.Fprintf(w, "gaps: %s\n", oneLine(err.Error()))
+			return err
+		}
+		fmt.Fprintln(w, "gaps: none")
+	}
+	fmt.Fprintln(w, restorableRange(dumps, af))
+	return nil
+}
