@@ -142,10 +142,18 @@ func parseMoment(ctx context.Context, db *sql.DB, s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("convert --until to the server's time zone: %w", err)
 	}
-	if !unix.Valid {
+	if unix.Valid {
+		return time.Unix(unix.Int64, 0).UTC(), nil
+	}
+	// Outside the TIMESTAMP range (1970 to 2038) the server converts
+	// nothing: take its zone's offset today.
+	var offset sql.NullInt64
+	err = db.QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&offset)
+	if err != nil || !offset.Valid {
 		return time.Time{}, usagef("--until %q: the server cannot place it in its time zone; add an offset (\"%s+03:00\")", s, s)
 	}
-	return time.Unix(unix.Int64, 0).UTC(), nil
+	t, _ := time.Parse(time.DateTime, s)
+	return t.Add(-time.Duration(offset.Int64) * time.Second).UTC(), nil
 }
 
 // pickDump is the newest dump of source that precedes the target and

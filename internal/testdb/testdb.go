@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,8 +35,9 @@ type Server struct {
 	// Config is a root connection configuration without a database.
 	Config *mysql.Config
 
-	dir string
-	cmd *exec.Cmd
+	dir  string
+	cmd  *exec.Cmd
+	args []string // mariadbd's, for Restart
 }
 
 var current *Server
@@ -121,7 +123,7 @@ func startPrivate(extra []string) (*Server, error) {
 		"--max-allowed-packet=256M", "--innodb-buffer-pool-size=128M",
 		"--innodb-flush-log-at-trx-commit=0", "--sync-binlog=0",
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci"}
-	if extra == nil {
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--port") }) {
 		args = append(args, "--skip-networking")
 	}
 	cmd := exec.Command(mariadbd, append(args, extra...)...)
@@ -135,7 +137,7 @@ func startPrivate(extra []string) (*Server, error) {
 	cfg.Net = "unix"
 	cfg.Addr = sock
 	cfg.InterpolateParams = true
-	s := &Server{Socket: sock, Config: cfg, dir: dir, cmd: cmd}
+	s := &Server{Socket: sock, Config: cfg, dir: dir, cmd: cmd, args: append(args, extra...)}
 	if err := s.wait(60 * time.Second); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 		s.stop()
@@ -148,8 +150,8 @@ func startPrivate(extra []string) (*Server, error) {
 // (kill it, restart it), never the shared one. It is stopped and removed
 // when the test ends.
 //
-// extra are more mariadbd options; when given, networking is on, so pass
-// "--bind-address=127.0.0.1" and a "--port" with them.
+// extra are more mariadbd options; networking is on when they hold a
+// "--port" (pass "--bind-address=127.0.0.1" with it).
 func StartExtra(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	s, err := startPrivate(extra)
@@ -175,6 +177,35 @@ func (s *Server) Kill(t testing.TB) {
 	}
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
+}
+
+// Restart shuts the server down cleanly (as an upgrade or a reboot would)
+// and starts it again on the same data and socket.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		t.Fatal("testdb: Restart needs a server started by the harness")
+	}
+	db, err := sql.Open("mysql", s.Config.FormatDSN())
+	if err == nil {
+		db.Exec("SHUTDOWN")
+		db.Close()
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("testdb: the server did not shut down within 30 s")
+	}
+	mariadbd, _ := lookPath("mariadbd")
+	s.cmd = exec.Command(mariadbd, s.args...)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("testdb: restart mariadbd: %v", err)
+	}
+	if err := s.wait(60 * time.Second); err != nil {
+		t.Fatalf("testdb: restart: %v", err)
+	}
 }
 
 // lookPath finds a server binary, also in the sbin folders that a non-root PATH lacks.

@@ -1,0 +1,486 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"database/sql"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"lms-backup/internal/testdb"
+)
+
+// pitrServer starts a private server that logs full row images, as the
+// README asks of a server whose binary log is archived.
+func pitrServer(t *testing.T) *testdb.Server {
+	t.Helper()
+	return testdb.StartExtra(t, "--binlog-format=ROW", "--binlog-row-image=FULL")
+}
+
+// archiver is a running `lms-backup binlog`.
+type archiver struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{}
+	code   int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startArchiver(t *testing.T, srv *testdb.Server, dir string, extra ...string) *archiver {
+	t.Helper()
+	a := &archiver{stderr: &syncBuffer{}, done: make(chan struct{})}
+	a.cmd = exec.Command(bin, append(append([]string{"binlog", "-o", dir}, connArgs(srv)...), extra...)...)
+	a.cmd.Stderr = a.stderr
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := a.cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			a.code = ee.ExitCode()
+		}
+		close(a.done)
+	}()
+	t.Cleanup(func() { a.cmd.Process.Kill(); <-a.done })
+	return a
+}
+
+// wait waits for the archiver to exit and returns its code.
+func (a *archiver) wait(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-a.done:
+		return a.code
+	case <-time.After(limit):
+		t.Fatalf("the archiver did not exit within %s; stderr:\n%s", limit, a.stderr)
+		return 0
+	}
+}
+
+// stop sends SIGTERM and checks the documented exit code.
+func (a *archiver) stop(t *testing.T) {
+	t.Helper()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t, 30*time.Second); code != 130 {
+		t.Fatalf("archiver after SIGTERM: exit %d, want 130; stderr:\n%s", code, a.stderr)
+	}
+}
+
+func (a *archiver) running() bool {
+	select {
+	case <-a.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// nextSecond waits until the server's clock is in a later second than
+// every commit so far and returns that moment in the server's time zone:
+// a transaction committed before the call is before it, one committed
+// after is not.
+func nextSecond(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var first string
+	mustScan(t, db.QueryRow("SELECT NOW()"), &first)
+	for {
+		var now string
+		mustScan(t, db.QueryRow("SELECT NOW()"), &now)
+		if now != first {
+			return now
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pitrState is every base table of database name: its definition and its
+// CHECKSUM TABLE ... EXTENDED.
+func pitrState(t *testing.T, db *sql.DB, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, table := range column(t, db, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", name) {
+		var n, create string
+		mustScan(t, db.QueryRow("SHOW CREATE TABLE "+ident(name)+"."+ident(table)), &n, &create)
+		var tn string
+		var sum sql.NullInt64
+		mustScan(t, db.QueryRow("CHECKSUM TABLE "+ident(name)+"."+ident(table)+" EXTENDED"), &tn, &sum)
+		var rows int
+		mustScan(t, db.QueryRow("SELECT COUNT(*) FROM "+ident(name)+"."+ident(table)), &rows)
+		out[table] = fmt.Sprintf("%s\nchecksum %d, %d rows", create, sum.Int64, rows)
+	}
+	return out
+}
+
+func compareState(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for table, w := range want {
+		if g, ok := got[table]; !ok {
+			t.Errorf("%s: table %s missing", what, table)
+		} else if g != w {
+			t.Errorf("%s: table %s differs:\ngot  %s\nwant %s", what, table, g, w)
+		}
+	}
+	for table := range got {
+		if _, ok := want[table]; !ok {
+			t.Errorf("%s: table %s should not be there", what, table)
+		}
+	}
+}
+
+// restoreUntil restores dir to a moment into a new database, retrying
+// while the archive does not yet hold an event after the moment (exit 2)
+// for up to limit.
+func restoreUntil(t *testing.T, srv *testdb.Server, dir, target string, limit time.Duration, until ...string) result {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		r := run(t, nil, nil, append(append([]string{"restore", "-D", target, "--create-database"}, until...), append(connArgs(srv), dir)...)...)
+		if r.code != 2 || time.Now().After(deadline) {
+			if r.code != 0 {
+				t.Fatalf("restore %v: exit %d\n%s", until, r.code, r.stderr)
+			}
+			return r
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func pitrSchema(t *testing.T, srv *testdb.Server, src string) {
+	t.Helper()
+	srv.Exec(t, src,
+		"CREATE TABLE loans (id INT AUTO_INCREMENT PRIMARY KEY, borrower VARCHAR(60) CHARACTER SET utf8mb4, amount DECIMAL(12,2), opened DATETIME(6), note TEXT) DEFAULT CHARSET=utf8mb4",
+		"CREATE TABLE payments (id INT AUTO_INCREMENT PRIMARY KEY, loan_id INT, paid DECIMAL(12,2), at TIMESTAMP(3) NULL, KEY (loan_id))",
+		"INSERT INTO loans (borrower, amount, opened, note) SELECT CONCAT('مقترض ', seq), seq * 100.25, '2026-01-01 10:00:00.123456' + INTERVAL seq DAY, REPEAT('x', seq) FROM seq_1_to_60",
+		"INSERT INTO payments (loan_id, paid, at) SELECT seq % 60 + 1, seq, '2026-02-01 00:00:00.5' + INTERVAL seq HOUR FROM seq_1_to_200")
+}
+
+// TestPITR dumps, archives the binary log, commits changes of every kind
+// at known moments, makes a mistake, and restores to just before it: the
+// result must equal the source at that moment. It also restores to a
+// GTID, checks the folder with verify, and rotates.
+func TestPITR(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_src")
+	other := srv.CreateDB(t, "pitr_other")
+	pitrSchema(t, srv, src)
+	srv.Exec(t, other, "CREATE TABLE audit (id INT PRIMARY KEY, what VARCHAR(20))")
+	dir := t.TempDir()
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/"}, connArgs(srv)...)...)
+	a := startArchiver(t, srv, dir)
+
+	srv.Exec(t, src,
+		"INSERT INTO loans (borrower, amount, opened) VALUES ('late one', 7.5, NOW(6))",
+		"UPDATE loans SET amount = amount * 2 WHERE id < 10",
+		"DELETE FROM loans WHERE id > 55 AND id < 59",
+		"ALTER TABLE loans ADD COLUMN status VARCHAR(10) NOT NULL DEFAULT 'open' AFTER amount",
+		"UPDATE loans SET status = 'closed' WHERE id % 7 = 0",
+		"CREATE TABLE fees (id INT PRIMARY KEY, loan_id INT, fee DECIMAL(8,2), label VARCHAR(20) CHARACTER SET utf8mb4)",
+		"INSERT INTO fees VALUES (1, 3, 12.5, 'رسوم'), (2, 4, 0.01, NULL)",
+		"FLUSH BINARY LOGS")
+	execOne(t, srv.Open(t, src), "START TRANSACTION",
+		"INSERT INTO payments (loan_id, paid, at) VALUES (3, 99.99, '2026-03-01 12:00:00.250')",
+		"UPDATE loans SET amount = amount - 99.99 WHERE id = 3",
+		"COMMIT")
+	srv.Exec(t, other, "INSERT INTO audit VALUES (1, 'elsewhere')", "CREATE TABLE more (x INT)")
+	srv.Exec(t, src, "INSERT INTO "+ident(other)+".audit VALUES (2, 'from src')")
+	until := nextSecond(t, db)
+	atT := pitrState(t, db, src)
+	nextSecond(t, db)
+	srv.Exec(t, src, "DELETE FROM loans", "DROP TABLE fees") // the mistake
+	var mistake int
+	mustScan(t, db.QueryRow("SELECT COUNT(*) FROM "+ident(src)+".loans"), &mistake)
+	if mistake != 0 {
+		t.Fatal("the mistake did not happen")
+	}
+
+	r := restoreUntil(t, srv, dir, "pitr_at_t", 20*time.Second, "--until", until)
+	compareState(t, "restore --until "+until, pitrState(t, db, "pitr_at_t"), atT)
+	if !strings.Contains(r.stdout, "replayed") || !strings.Contains(r.stdout, "stopped at") {
+		t.Errorf("restore --until says: %q", r.stdout)
+	}
+	var elsewhere int
+	mustScan(t, db.QueryRow("SELECT COUNT(*) FROM "+ident(other)+".audit"), &elsewhere)
+	if elsewhere != 2 {
+		t.Errorf("the other database has %d audit rows, want 2 (untouched)", elsewhere)
+	}
+
+	// SIGTERM leaves complete segments, and a new run continues.
+	a.stop(t)
+	v := mustRun(t, "verify", dir)
+	if !strings.Contains(v.stdout, "gaps: none") || !strings.Contains(v.stdout, "a restore can reach") {
+		t.Errorf("verify %s:\n%s", dir, v.stdout)
+	}
+	a = startArchiver(t, srv, dir)
+	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('after the restart', 1)")
+	var gtid string
+	mustScan(t, db.QueryRow("SELECT @@gtid_binlog_pos"), &gtid)
+	afterGTID := pitrState(t, db, src)
+	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('not this one', 2)")
+	restoreUntil(t, srv, dir, "pitr_at_gtid", 20*time.Second, "--until-gtid", gtid)
+	compareState(t, "restore --until-gtid "+gtid, pitrState(t, db, "pitr_at_gtid"), afterGTID)
+
+	// Out of range: before the dump, and after the newest event.
+	for _, moment := range []string{"2000-01-01 00:00:00", "2099-01-01 00:00:00"} {
+		r := run(t, nil, nil, append(append([]string{"restore", "-D", "pitr_never", "--create-database", "--until", moment}, connArgs(srv)...), dir)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "a restore can reach") {
+			t.Errorf("restore --until %s: exit %d, want 2 naming the range:\n%s", moment, r.code, r.stderr)
+		}
+	}
+	for _, name := range column(t, db, "SHOW DATABASES LIKE 'pitr\\_never'") {
+		t.Errorf("a refused restore left database %s", name)
+	}
+
+	// A new dump with --keep 1 removes the old dump and the segments only
+	// it needed, and keeps the ones it needs.
+	srv.Exec(t, src, "FLUSH BINARY LOGS")
+	var current string
+	var pos int64
+	var ignore1, ignore2 any
+	mustScan(t, db.QueryRow("SHOW MASTER STATUS"), &current, &pos, &ignore1, &ignore2)
+	time.Sleep(1100 * time.Millisecond) // dumps are named by the second
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/", "--keep", "1"}, connArgs(srv)...)...)
+	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('after the last dump', 3)", "FLUSH BINARY LOGS")
+	waitFor(t, "the segment of "+current, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "lms-binlog."+current+".json"))
+		return err == nil
+	})
+	a.stop(t)
+	v = mustRun(t, "verify", dir)
+	if !strings.Contains(v.stdout, ": 1 dumps") || !strings.Contains(v.stdout, "gaps: none") {
+		t.Errorf("verify after the rotation:\n%s", v.stdout)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "lms-binlog.*.zst"))
+	for _, s := range segs {
+		if f := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(s), "lms-binlog."), ".zst"); f < current {
+			t.Errorf("rotation kept %s, which no kept dump needs (the dump starts in %s)", s, current)
+		}
+	}
+	if len(segs) != 1 {
+		t.Errorf("after the rotation the folder has segments %v, want only %s's", segs, current)
+	}
+}
+
+// TestPITRFaults: the archiver survives a killed connection and a server
+// restart without a gap (a restore across both proves it), and reports a
+// binary log purged before it was archived as a gap (exit 9).
+func TestPITRFaults(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_src")
+	pitrSchema(t, srv, src)
+	dir := t.TempDir()
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/"}, connArgs(srv)...)...)
+	a := startArchiver(t, srv, dir)
+	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('before the kill', 1)")
+	waitFor(t, "the archiver's replication connection", func() bool {
+		var n int
+		mustScan(t, db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'"), &n)
+		return n > 0
+	})
+	var id int64
+	mustScan(t, db.QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' LIMIT 1"), &id)
+	srv.Exec(t, "", fmt.Sprintf("KILL %d", id))
+	srv.Exec(t, src, "UPDATE loans SET amount = 2 WHERE borrower = 'before the kill'", "INSERT INTO loans (borrower, amount) VALUES ('after the kill', 3)")
+	time.Sleep(500 * time.Millisecond)
+	srv.Restart(t)
+	db = srv.Open(t, "")
+	srv.Exec(t, src, "ALTER TABLE payments ADD COLUMN channel VARCHAR(8)", "INSERT INTO payments (loan_id, paid, channel) VALUES (1, 5, 'cash')",
+		"INSERT INTO loans (borrower, amount) VALUES ('after the restart', 4)")
+	until := nextSecond(t, db)
+	atT := pitrState(t, db, src)
+	nextSecond(t, db)
+	srv.Exec(t, src, "DELETE FROM payments")
+	restoreUntil(t, srv, dir, "pitr_faults", 90*time.Second, "--until", until)
+	// The restart recomputed the source's AUTO_INCREMENT counters (InnoDB
+	// takes MAX(id)+1 at start-up, dropping the batch an INSERT ... SELECT
+	// reserved); no event records that, so the counters are left out here.
+	compareState(t, "restore after a killed connection and a restart",
+		withoutAutoIncrement(pitrState(t, db, "pitr_faults")), withoutAutoIncrement(atT))
+	if !a.running() {
+		t.Fatalf("the archiver exited (%d) after the faults:\n%s", a.code, a.stderr)
+	}
+	if !strings.Contains(a.stderr.String(), "reconnecting") {
+		t.Errorf("the archiver did not say it reconnected:\n%s", a.stderr)
+	}
+	a.stop(t)
+
+	// Purged before archived: a gap, exit 9, one line that says what to do.
+	var current string
+	srv.Exec(t, "", "FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
+	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('lost', 5)")
+	srv.Exec(t, "", "FLUSH BINARY LOGS")
+	mustScan(t, db.QueryRow("SELECT @@log_bin_basename"), &current)
+	rows, err := db.Query("SHOW BINARY LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for rows.Next() {
+		var name string
+		var size any
+		if err := rows.Scan(&name, &size); err != nil {
+			t.Fatal(err)
+		}
+		last = name
+	}
+	rows.Close()
+	srv.Exec(t, "", "PURGE BINARY LOGS TO '"+last+"'")
+	a = startArchiver(t, srv, dir)
+	if code := a.wait(t, 30*time.Second); code != 9 {
+		t.Fatalf("archiver after a purge: exit %d, want 9:\n%s", code, a.stderr)
+	}
+	if msg := a.stderr.String(); !strings.Contains(msg, "purged") || !strings.Contains(msg, "--start-file") {
+		t.Errorf("the gap message does not say what happened and what to do:\n%s", msg)
+	}
+}
+
+// TestPITRParallelDump: a --threads 2 dump taken while transactions commit
+// records the exact position, so a restore to a later moment equals the
+// source at that moment (a wrong position would replay a transaction twice
+// or miss one).
+func TestPITRParallelDump(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_par")
+	pitrSchema(t, srv, src)
+	srv.Exec(t, src, "INSERT INTO payments (loan_id, paid) SELECT seq % 60 + 1, seq FROM seq_1_to_20000")
+	var file string
+	var pos int64
+	row := db.QueryRow("SHOW MASTER STATUS")
+	var ignore1, ignore2 any
+	mustScan(t, row, &file, &pos, &ignore1, &ignore2)
+	dir := t.TempDir()
+	a := startArchiver(t, srv, dir, "--start-file", file)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wdb := srv.Open(t, src)
+	var writeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tx, err := wdb.Begin()
+			if err == nil {
+				_, err = tx.Exec("INSERT INTO payments (loan_id, paid) VALUES (?, ?)", i%60+1, i)
+			}
+			if err == nil {
+				_, err = tx.Exec("UPDATE loans SET amount = amount + 1 WHERE id = ?", i%60+1)
+			}
+			if err == nil {
+				err = tx.Commit()
+			}
+			if err != nil {
+				writeErr = err
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/", "--threads", "2"}, connArgs(srv)...)...)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if writeErr != nil {
+		t.Fatal(writeErr)
+	}
+	until := nextSecond(t, db)
+	atT := pitrState(t, db, src)
+	nextSecond(t, db)
+	srv.Exec(t, src, "UPDATE loans SET amount = 0")
+	restoreUntil(t, srv, dir, "pitr_par_t", 20*time.Second, "--until", until)
+	compareState(t, "restore --until after a --threads 2 dump under writes", pitrState(t, db, "pitr_par_t"), atT)
+	a.stop(t)
+}
+
+// withoutAutoIncrement drops the AUTO_INCREMENT=N table option.
+func withoutAutoIncrement(state map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range state {
+		out[k] = autoIncrement.ReplaceAllString(v, "")
+	}
+	return out
+}
+
+var autoIncrement = regexp.MustCompile(` AUTO_INCREMENT=[0-9]+`)
+
+// column returns the first column of a query's rows.
+func column(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// execOne runs stmts on one connection (a transaction spans them).
+func execOne(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("exec %q: %v", q, err)
+		}
+	}
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+
