@@ -3,9 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"os"
 	"database/sql"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -482,5 +482,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
-
