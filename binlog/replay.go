@@ -345,6 +345,9 @@ func words(text []byte, n int) []string {
 // namesDatabase reports whether text refers to database name as a
 // qualifier: `name`. or name. (any case), wherever it stands.
 func namesDatabase(text []byte, name string) bool {
+	if name == "" {
+		return false
+	}
 	low := bytes.ToLower(text)
 	quoted := []byte("`" + strings.ReplaceAll(strings.ToLower(name), "`", "``") + "`")
 	for i := 0; ; {
