@@ -201,6 +201,8 @@ func TestPITR(t *testing.T) {
 		"UPDATE loans SET status = 'closed' WHERE id % 7 = 0",
 		"CREATE TABLE fees (id INT PRIMARY KEY, loan_id INT, fee DECIMAL(8,2), label VARCHAR(20) CHARACTER SET utf8mb4)",
 		"INSERT INTO fees VALUES (1, 3, 12.5, 'رسوم'), (2, 4, 0.01, NULL)",
+		"CREATE TABLE scratch (x INT)", "INSERT INTO scratch VALUES (1)", "DROP TABLE scratch",
+		"DROP TABLE IF EXISTS never_was",
 		"FLUSH BINARY LOGS")
 	execOne(t, srv.Open(t, src), "START TRANSACTION",
 		"INSERT INTO payments (loan_id, paid, at) VALUES (3, 99.99, '2026-03-01 12:00:00.250')",
