@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"database/sql"
 	"fmt"
 	"os"
@@ -482,5 +483,54 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestBinlogMemory: the archiver's heap does not grow with the binary log
+// it archives (8 MiB and 64 MiB of row events, 256 KiB rows), measured in
+// fresh processes.
+func TestBinlogMemory(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_mem")
+	srv.Exec(t, src, "CREATE TABLE blobs (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB)")
+	sdb := srv.Open(t, src)
+	var peaks []int64
+	for _, mib := range []int{8, 64} {
+		var file string
+		var pos int64
+		var ignore1, ignore2 any
+		srv.Exec(t, "", "FLUSH BINARY LOGS")
+		mustScan(t, db.QueryRow("SHOW MASTER STATUS"), &file, &pos, &ignore1, &ignore2)
+		for i := 0; i < mib*4; i++ {
+			if _, err := sdb.Exec("INSERT INTO blobs (b) SELECT REPEAT(SHA2(RAND(), 512), 2048)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv.Exec(t, "", "FLUSH BINARY LOGS")
+		dir := t.TempDir()
+		stats := filepath.Join(t.TempDir(), "stats.json")
+		a := startArchiver(t, srv, dir, "--start-file", file, "--stats-json", stats)
+		waitFor(t, "the segment of "+file, func() bool {
+			_, err := os.Stat(filepath.Join(dir, "lms-binlog."+file+".json"))
+			return err == nil
+		})
+		a.stop(t)
+		data, err := os.ReadFile(stats)
+		if err != nil {
+			t.Fatalf("no --stats-json: %v\n%s", err, a.stderr)
+		}
+		var s memStats
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d MiB of binary log: peak heap %.1f MiB, peak RSS %.1f MiB", mib, float64(s.PeakHeap)/(1<<20), float64(s.PeakRSS)/(1<<20))
+		peaks = append(peaks, s.PeakHeap)
+		if s.PeakHeap > 32<<20 {
+			t.Errorf("%d MiB of binary log: peak heap %d bytes, budget 32 MiB", mib, s.PeakHeap)
+		}
+	}
+	if peaks[1] > peaks[0]+8<<20 {
+		t.Errorf("peak heap grew from %d to %d bytes with 8x the binary log", peaks[0], peaks[1])
 	}
 }
