@@ -45,6 +45,10 @@ type ArchiverOptions struct {
 	MaxBackoff time.Duration
 	// Program is the mariadb-binlog binary; "" means "mariadb-binlog".
 	Program string
+	// StallTimeout restarts mariadb-binlog when the spool has not grown
+	// for this long while the server wrote to its binary log (a connection
+	// that died without closing); 0 means 60 s.
+	StallTimeout time.Duration
 	// OnSegment, when set, is called after each archived segment.
 	OnSegment func(Manifest)
 }
@@ -148,7 +152,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 	}
 	backoff := time.Second
 	for attempt := 0; ; attempt++ {
-		if err := a.sweep(ctx, false); err != nil {
+		if err := a.sweep(ctx, true); err != nil {
 			return err
 		}
 		from, err := a.startPoint(ctx)
@@ -162,7 +166,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
-			if serr := a.sweep(fctx, false); serr != nil {
+			if serr := a.sweep(fctx, true); serr != nil {
 				return serr
 			}
 			return ctx.Err()
@@ -270,10 +274,14 @@ func (a *Archiver) stream(ctx context.Context, from resume, poll time.Duration) 
 	go func() { done <- cmd.Wait() }()
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
+	stall := stallWatch{timeout: a.Opts.StallTimeout, since: time.Now()}
+	if stall.timeout == 0 {
+		stall.timeout = time.Minute
+	}
 	for {
 		select {
 		case werr := <-done:
-			if serr := a.sweep(context.WithoutCancel(ctx), false); serr != nil {
+			if serr := a.sweep(context.WithoutCancel(ctx), true); serr != nil {
 				return serr
 			}
 			if ctx.Err() != nil {
@@ -286,8 +294,61 @@ func (a *Archiver) stream(ctx context.Context, from resume, poll time.Duration) 
 				<-done
 				return err
 			}
+			if stall.stalled(ctx, a, run) {
+				a.Log.Warn("mariadb-binlog received nothing while the server wrote to its binary log; restarting it", "for", stall.timeout.String())
+				cancel()
+				<-done
+				return errors.New("the binary log stream stalled")
+			}
 		}
 	}
+}
+
+// stallWatch notices a stream that stopped: the spool's newest piece has
+// not grown for timeout while the server's binary log position moved.
+type stallWatch struct {
+	timeout time.Duration
+	since   time.Time // when the piece last grew
+	piece   string    // name and size of the newest piece then
+	server  string    // the server's position then ("" before the first look)
+	checked time.Time
+}
+
+func (w *stallWatch) stalled(ctx context.Context, a *Archiver, run string) bool {
+	now := time.Now()
+	if now.Sub(w.checked) < w.timeout/6 {
+		return false
+	}
+	w.checked = now
+	piece := newestPiece(run)
+	var file string
+	var pos int64
+	var ignore1, ignore2 any
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.DB.QueryRowContext(qctx, "SHOW MASTER STATUS").Scan(&file, &pos, &ignore1, &ignore2); err != nil {
+		return false // the server is away: mariadb-binlog notices that itself
+	}
+	server := fmt.Sprintf("%s:%d", file, pos)
+	if piece != w.piece || w.server == "" {
+		w.piece, w.server, w.since = piece, server, now
+		return false
+	}
+	return server != w.server && now.Sub(w.since) >= w.timeout
+}
+
+// newestPiece names the newest file in a run folder, with its size.
+func newestPiece(run string) string {
+	entries, err := os.ReadDir(run)
+	if err != nil || len(entries) == 0 {
+		return ""
+	}
+	e := entries[len(entries)-1]
+	info, err := e.Info()
+	if err != nil {
+		return e.Name()
+	}
+	return fmt.Sprintf("%s:%d", e.Name(), info.Size())
 }
 
 // childError turns mariadb-binlog's exit into one line.
@@ -311,12 +372,20 @@ func (a *Archiver) childError(werr error, stderr string) error {
 
 // sweep archives every spooled file that is finished: a later file has
 // begun, or it ends with a rotate or stop event.
-func (a *Archiver) sweep(ctx context.Context, _ bool) error {
+//
+// The newest file is read only when checkLast is set (at start and when
+// mariadb-binlog exits): while it runs, the newest file is finished only
+// once a later one begins, and reading it every poll would cost a scan
+// of the whole file each time.
+func (a *Archiver) sweep(ctx context.Context, checkLast bool) error {
 	files, err := a.Spool.Files()
 	if err != nil {
 		return err
 	}
 	for i, f := range files {
+		if i == len(files)-1 && !checkLast {
+			break
+		}
 		asm, err := a.Spool.Assemble(f)
 		if err != nil {
 			return err

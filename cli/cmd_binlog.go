@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
@@ -20,6 +21,7 @@ type binlogFlags struct {
 	output    string
 	startFile string
 	replicaID uint
+	stall     time.Duration
 }
 
 func binlogCommand(env *appEnv) *cli.Command {
@@ -39,7 +41,9 @@ spool, where a restore reads it: that is the recovery point.
 
 It starts from the binary log file of the oldest dump in DIR (or
 --start-file) and continues after a dropped connection or a server restart,
-with backoff, from the last complete event it stored. A file the server
+with backoff, from the last complete event it stored; a stream that
+receives nothing for --stall-timeout while the server writes is restarted
+too (a connection that died without closing). A file the server
 purged before it was archived is a gap: it says so and exits 9, as it does
 when segments do not follow each other.
 
@@ -60,6 +64,7 @@ EXAMPLES:
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &f.output, Usage: "the backup folder (the dumps' folder) to archive into (required)"},
 			&cli.StringFlag{Name: "start-file", Destination: &f.startFile, Usage: "binary log file to start from when the archive is empty (default: the oldest dump's); when the archive's next file was purged, a later file here accepts the gap"},
+			&cli.DurationFlag{Name: "stall-timeout", Value: time.Minute, Destination: &f.stall, Usage: "restart mariadb-binlog when it received nothing for this long while the server wrote to its binary log (a connection that died silently)"},
 			&cli.UintFlag{Name: "replica-server-id", Destination: &f.replicaID, Usage: "server id to connect with, unique among the server's replicas (default: mariadb-binlog's)"},
 			identityFlag(),
 		}, encryptFlags()...), append(connFlags(), memFlags()...)...),
@@ -79,6 +84,9 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 	}
 	if !isDir(f.output) {
 		return outputError{fmt.Errorf("--output %s: not a folder (create it first)", f.output)}
+	}
+	if f.stall < time.Second {
+		return usagef("--stall-timeout must be at least 1s (e.g. 60s)")
 	}
 	if f.replicaID > 1<<32-1 {
 		return usagef("--replica-server-id %d: use 1 to 4294967295", f.replicaID)
@@ -133,7 +141,7 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 	}
 	a := &binlog.Archiver{Archive: arch, Spool: binlog.Spool{Dir: spool}, DB: db, Config: cfg,
 		Log: e.log.With("component", "binlog"),
-		Opts: binlog.ArchiverOptions{StartFile: start, ReplicaID: uint32(f.replicaID),
+		Opts: binlog.ArchiverOptions{StartFile: start, ReplicaID: uint32(f.replicaID), StallTimeout: f.stall,
 			OnSegment: func(m binlog.Manifest) { e.out.rows += int64(m.Transactions) }}}
 	if err := a.Check(c.Context); err != nil {
 		return dbconn.Lost(err)

@@ -330,6 +330,33 @@ func TestPITRFaults(t *testing.T) {
 	if !strings.Contains(a.stderr.String(), "reconnecting") {
 		t.Errorf("the archiver did not say it reconnected:\n%s", a.stderr)
 	}
+	// A stream that stops receiving (a connection that died without
+	// closing, here a stopped mariadb-binlog) is restarted.
+	a.stop(t)
+	a = startArchiver(t, srv, dir, "--stall-timeout", "3s")
+	var child int
+	waitFor(t, "mariadb-binlog under the archiver", func() bool {
+		out, _ := exec.Command("pgrep", "-P", fmt.Sprint(a.cmd.Process.Pid), "mariadb-binlog").Output()
+		_, err := fmt.Sscan(string(out), &child)
+		return err == nil
+	})
+	syscall.Kill(child, syscall.SIGSTOP)
+	// The watch compares the server's position with the one it saw when
+	// the spool last grew: the write must come after its first look.
+	time.Sleep(1500 * time.Millisecond)
+	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('while stalled', 6)")
+	waitFor(t, "the stall to be noticed", func() bool {
+		if !a.running() {
+			t.Fatalf("the archiver exited (%d):\n%s", a.code, a.stderr)
+		}
+		return strings.Contains(a.stderr.String(), "received nothing")
+	}, a.stderr.String)
+	until = nextSecond(t, db)
+	atT = pitrState(t, db, src)
+	nextSecond(t, db)
+	srv.Exec(t, src, "DELETE FROM loans")
+	restoreUntil(t, srv, dir, "pitr_stalled", 60*time.Second, "--until", until)
+	compareState(t, "restore after a stalled stream", withoutAutoIncrement(pitrState(t, db, "pitr_stalled")), withoutAutoIncrement(atT))
 	a.stop(t)
 
 	// Purged before archived: a gap, exit 9, one line that says what to do.
@@ -474,13 +501,18 @@ func execOne(t *testing.T, db *sql.DB, stmts ...string) {
 	}
 }
 
-// waitFor polls cond for up to 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor polls cond for up to 20 s; explain, when given, adds to the
+// message of a timeout.
+func waitFor(t *testing.T, what string, cond func() bool, explain ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			more := ""
+			for _, e := range explain {
+				more += "\n" + e()
+			}
+			t.Fatalf("timed out waiting for %s%s", what, more)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
