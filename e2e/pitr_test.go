@@ -566,3 +566,44 @@ func TestBinlogMemory(t *testing.T) {
 		t.Errorf("peak heap grew from %d to %d bytes with 8x the binary log", peaks[0], peaks[1])
 	}
 }
+
+// TestPITREncrypted: with --encrypt-to the segments are age files, and a
+// restore to a moment with --identity equals the source at that moment.
+func TestPITREncrypted(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_enc")
+	pitrSchema(t, srv, src)
+	keys := t.TempDir()
+	identity, recipient := ageKeys(t, keys, "backup")
+	dir := t.TempDir()
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/", "--encrypt-to", recipient}, connArgs(srv)...)...)
+	a := startArchiver(t, srv, dir, "--encrypt-to", recipient, "--identity", identity)
+	srv.Exec(t, src, "UPDATE loans SET note = 'سر الإيصال' WHERE id = 5", "FLUSH BINARY LOGS",
+		"INSERT INTO loans (borrower, amount) VALUES ('in the spool', 9)")
+	until := nextSecond(t, db)
+	atT := pitrState(t, db, src)
+	nextSecond(t, db)
+	srv.Exec(t, src, "DELETE FROM loans")
+	waitFor(t, "an encrypted segment", func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "lms-binlog.*.zst.age"))
+		return len(m) > 0
+	})
+	restoreUntil(t, srv, dir, "pitr_enc_t", 20*time.Second, "--until", until, "--identity", identity)
+	compareState(t, "encrypted restore --until", pitrState(t, db, "pitr_enc_t"), atT)
+	a.stop(t)
+	segs, _ := filepath.Glob(filepath.Join(dir, "lms-binlog.*.zst*"))
+	for _, s := range segs {
+		if !strings.HasSuffix(s, ".age") {
+			t.Errorf("segment %s is not encrypted", s)
+		}
+		data, _ := os.ReadFile(s)
+		if !bytes.HasPrefix(data, []byte("age-encryption.org/")) {
+			t.Errorf("segment %s is not an age file", s)
+		}
+	}
+	mustRun(t, "verify", "--identity", identity, dir)
+	if r := run(t, nil, nil, "verify", dir); r.code != 2 || !strings.Contains(r.stderr, "--identity") {
+		t.Errorf("verify of an encrypted archive without --identity: exit %d, want 2 asking for it:\n%s", r.code, r.stderr)
+	}
+}
