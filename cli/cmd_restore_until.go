@@ -91,7 +91,8 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 		if plan.Transactions == 0 {
 			return nil
 		}
-		return binlog.Replay(ctx, plan, binlog.ReplayOptions{Config: cfg, Staging: staging, TempDir: tmp})
+		return binlog.Replay(ctx, plan, binlog.ReplayOptions{Config: cfg, Staging: staging, TempDir: tmp,
+			Client: os.Getenv(replayClientEnv)})
 	}
 	rd, name, err := e.openDump(c, d.path)
 	if err != nil {
@@ -108,6 +109,11 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	fmt.Fprintln(e.stdout, describePlan(opts.Database, d, plan))
 	return nil
 }
+
+// replayClientEnv names a test hook: the program to run instead of the
+// stock mariadb client for the replay, so tests can make a replay fail
+// after the dump is staged.
+const replayClientEnv = "LMS_BACKUP_TEST_REPLAY_CLIENT"
 
 // describePlan is the line that says where the restore stopped.
 func describePlan(target string, d dumpRef, p *binlog.Plan) string {

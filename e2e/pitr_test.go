@@ -258,6 +258,35 @@ func TestPITR(t *testing.T) {
 		t.Errorf("a refused restore left database %s", name)
 	}
 
+	// A replay that fails after the dump is staged (here the client exits
+	// 1) leaves the target as it was and no staging database.
+	failing := filepath.Join(t.TempDir(), "failing-client")
+	os.WriteFile(failing, []byte("#!/bin/sh\ncat >/dev/null\necho 'ERROR 1146 (42S02) at line 12: Table does not exist' >&2\nexit 1\n"), 0o700)
+	before := pitrState(t, db, "pitr_at_t")
+	r = run(t, nil, []string{"LMS_BACKUP_TEST_REPLAY_CLIENT=" + failing},
+		append(append([]string{"restore", "-D", "pitr_at_t", "--force", "--until", until}, connArgs(srv)...), dir)...)
+	if r.code != 6 || !strings.Contains(r.stderr, "ERROR 1146") {
+		t.Errorf("a failing replay: exit %d, want 6 with the client's error:\n%s", r.code, r.stderr)
+	}
+	compareState(t, "the target after a failed replay", pitrState(t, db, "pitr_at_t"), before)
+	for _, name := range column(t, db, "SHOW DATABASES LIKE 'lms\\_restore\\_%'") {
+		t.Errorf("a failed replay left %s", name)
+	}
+
+	// A range that changes a view cannot be replayed: exit 9, naming the
+	// statement, and the target (restored before) is as it was.
+	srv.Exec(t, src, "CREATE VIEW big_loans AS SELECT id FROM loans WHERE amount > 1000")
+	nextSecond(t, db)
+	past := nextSecond(t, db)
+	r = run(t, nil, nil, append(append([]string{"restore", "-D", "pitr_at_t", "--force", "--until", past}, connArgs(srv)...), dir)...)
+	if r.code != 9 || !strings.Contains(r.stderr, "CREATE view") || !strings.Contains(r.stderr, "take a dump after it") {
+		t.Errorf("restore over a CREATE VIEW: exit %d, want 9 naming it:\n%s", r.code, r.stderr)
+	}
+	compareState(t, "the target after a refused restore", pitrState(t, db, "pitr_at_t"), before)
+	for _, name := range column(t, db, "SHOW DATABASES LIKE 'lms\\_restore\\_%'") {
+		t.Errorf("a refused restore left %s", name)
+	}
+
 	// A new dump with --keep 1 removes the old dump and the segments only
 	// it needed, and keeps the ones it needs.
 	srv.Exec(t, src, "FLUSH BINARY LOGS")
