@@ -30,6 +30,12 @@ const ObjectPrefix = "lms-binlog."
 
 const manifestExt = ".json"
 
+// PartialPrefix names the copy of the file still being written that the
+// archiver uploads every ArchiverOptions.UploadEvery (to a bucket, whose
+// readers have no spool): PartialPrefix + file + ".zst", and its manifest.
+// It is not under ObjectPrefix, so segment listings never see it.
+const PartialPrefix = "lms-binlog-partial."
+
 // Archive is where segments are kept, and how they are sealed.
 type Archive struct {
 	Store storage.Store
@@ -73,6 +79,10 @@ func (a *Archive) Segments(ctx context.Context) ([]Manifest, error) {
 }
 
 func (a *Archive) readManifest(ctx context.Context, name string) (Manifest, error) {
+	return a.readManifestAs(ctx, ObjectPrefix, name)
+}
+
+func (a *Archive) readManifestAs(ctx context.Context, prefix, name string) (Manifest, error) {
 	rc, err := a.Store.Open(ctx, name)
 	if err != nil {
 		return Manifest{}, err
@@ -82,7 +92,7 @@ func (a *Archive) readManifest(ctx context.Context, name string) (Manifest, erro
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&m); err != nil {
 		return m, fmt.Errorf("read manifest %s: %w", name, err)
 	}
-	if m.File == "" || ObjectPrefix+m.File+manifestExt != name || !strings.HasPrefix(m.Object, ObjectPrefix+m.File+".zst") {
+	if m.File == "" || prefix+m.File+manifestExt != name || (m.Object != prefix+m.File+".zst" && m.Object != prefix+m.File+".zst.age") {
 		return m, fmt.Errorf("%w: manifest %s does not describe its segment", ErrCorrupt, name)
 	}
 	return m, nil
@@ -90,8 +100,65 @@ func (a *Archive) readManifest(ctx context.Context, name string) (Manifest, erro
 
 // Put archives a finished file: it reads the file twice from open (once to
 // describe it, once to compress it), writes the segment and then its
-// manifest, each atomically.
+// manifest, each atomically. The partial copy of the file, if any, is
+// removed after.
 func (a *Archive) Put(ctx context.Context, file string, open func() (io.ReadCloser, error)) (Manifest, error) {
+	m, err := a.put(ctx, ObjectPrefix, file, open)
+	if err == nil {
+		a.deletePartial(ctx, file)
+	}
+	return m, err
+}
+
+// PutPartial uploads the complete events of the file still being written
+// (open must yield only complete events), replacing the previous partial
+// copy; partial copies of other files are removed.
+func (a *Archive) PutPartial(ctx context.Context, file string, open func() (io.ReadCloser, error)) (Manifest, error) {
+	m, err := a.put(ctx, PartialPrefix, file, open)
+	if err != nil {
+		return m, err
+	}
+	objs, err := a.Store.List(ctx, PartialPrefix)
+	if err == nil {
+		for _, o := range objs {
+			if strings.HasSuffix(o.Name, manifestExt) && o.Name != PartialPrefix+file+manifestExt {
+				a.deletePartial(ctx, strings.TrimSuffix(strings.TrimPrefix(o.Name, PartialPrefix), manifestExt))
+			}
+		}
+	}
+	return m, nil
+}
+
+// Partial returns the manifest of the partial copy, if there is one.
+func (a *Archive) Partial(ctx context.Context) (*Manifest, error) {
+	objs, err := a.Store.List(ctx, PartialPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var newest *Manifest
+	for _, o := range objs {
+		if !strings.HasSuffix(o.Name, manifestExt) {
+			continue
+		}
+		m, err := a.readManifestAs(ctx, PartialPrefix, o.Name)
+		if err != nil {
+			return nil, err
+		}
+		if newest == nil || FileLess(newest.File, m.File) {
+			newest = &m
+		}
+	}
+	return newest, nil
+}
+
+func (a *Archive) deletePartial(ctx context.Context, file string) {
+	a.Store.Delete(ctx, PartialPrefix+file+manifestExt)
+	for _, ext := range []string{".zst", ".zst.age"} {
+		a.Store.Delete(ctx, PartialPrefix+file+ext)
+	}
+}
+
+func (a *Archive) put(ctx context.Context, prefix, file string, open func() (io.ReadCloser, error)) (Manifest, error) {
 	rc, err := open()
 	if err != nil {
 		return Manifest{}, err
@@ -102,7 +169,7 @@ func (a *Archive) Put(ctx context.Context, file string, open func() (io.ReadClos
 		return m, fmt.Errorf("archive %s: %w", file, err)
 	}
 	m.File = file
-	m.Object = ObjectPrefix + file + ".zst"
+	m.Object = prefix + file + ".zst"
 	if a.Seal != nil {
 		m.Object += ".age"
 	}
@@ -114,7 +181,7 @@ func (a *Archive) Put(ctx context.Context, file string, open func() (io.ReadClos
 	if err != nil {
 		return m, err
 	}
-	w, err := a.Store.Create(ctx, ObjectPrefix+file+manifestExt)
+	w, err := a.Store.Create(ctx, prefix+file+manifestExt)
 	if err != nil {
 		return m, fmt.Errorf("write manifest of %s: %w", file, err)
 	}

@@ -49,6 +49,11 @@ type ArchiverOptions struct {
 	// for this long while the server wrote to its binary log (a connection
 	// that died without closing); 0 means 60 s.
 	StallTimeout time.Duration
+	// UploadEvery, when set, uploads the complete events of the file still
+	// being written this often (when it grew) as a partial copy, and once
+	// more at the end: a bucket's readers have no spool, so this bounds
+	// what they can miss.
+	UploadEvery time.Duration
 	// OnSegment, when set, is called after each archived segment.
 	OnSegment func(Manifest)
 }
@@ -63,6 +68,9 @@ type Archiver struct {
 	Opts    ArchiverOptions
 
 	last *Manifest // the newest archived segment
+
+	partialKey  string    // file:end of the last partial upload
+	partialTime time.Time // when it was made
 }
 
 // Check verifies that the server writes a usable binary log and that the
@@ -168,6 +176,11 @@ func (a *Archiver) Run(ctx context.Context) error {
 			defer cancel()
 			if serr := a.sweep(fctx, true); serr != nil {
 				return serr
+			}
+			if a.Opts.UploadEvery > 0 {
+				if perr := a.uploadPartial(fctx); perr != nil {
+					return perr
+				}
 			}
 			return ctx.Err()
 		}
@@ -293,6 +306,11 @@ func (a *Archiver) stream(ctx context.Context, from resume, poll time.Duration) 
 				cancel()
 				<-done
 				return err
+			}
+			if a.Opts.UploadEvery > 0 && time.Since(a.partialTime) >= a.Opts.UploadEvery {
+				if err := a.uploadPartial(ctx); err != nil {
+					a.Log.Warn("could not upload the partial copy of the file being written; retrying", "err", err)
+				}
 			}
 			if stall.stalled(ctx, a, run) {
 				a.Log.Warn("mariadb-binlog received nothing while the server wrote to its binary log; restarting it", "for", stall.timeout.String())
@@ -431,6 +449,36 @@ func (a *Archiver) sweep(ctx context.Context, checkLast bool) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// uploadPartial uploads the newest spooled file's complete events when
+// they changed since the last upload.
+func (a *Archiver) uploadPartial(ctx context.Context) error {
+	a.partialTime = time.Now()
+	files, err := a.Spool.Files()
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	last := files[len(files)-1]
+	asm, err := a.Spool.Assemble(last)
+	if err != nil || asm.End == 0 {
+		return err
+	}
+	key := fmt.Sprintf("%s:%d", last, asm.End)
+	if key == a.partialKey {
+		return nil
+	}
+	m, err := a.Archive.PutPartial(ctx, last, func() (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() { _, err := asm.WriteTo(pw); pw.CloseWithError(err) }()
+		return pr, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.partialKey = key
+	a.Log.Debug("uploaded the file being written", "file", last, "end_pos", m.End, "last_time", m.LastTime)
 	return nil
 }
 

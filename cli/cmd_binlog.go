@@ -1,10 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 // binlogFlags are the binlog command's own flags.
 type binlogFlags struct {
 	output    string
+	spoolDir  string
+	every     time.Duration
 	startFile string
 	replicaID uint
 	stall     time.Duration
@@ -29,7 +32,7 @@ func binlogCommand(env *appEnv) *cli.Command {
 	return &cli.Command{
 		Name:      "binlog",
 		Usage:     "archive the server's binary log continuously, for restores to a moment",
-		UsageText: "lms-backup binlog -o DIR/ [options]",
+		UsageText: "lms-backup binlog -o DIR/ [options]\n   lms-backup binlog -o s3://BUCKET/PREFIX/ --spool-dir DIR [options]",
 		Description: `Runs until stopped (SIGTERM or SIGINT; run it as a service). It streams the
 server's binary log as a replica would, with the stock mariadb-binlog
 (--read-from-remote-server --raw --stop-never; package mariadb-client),
@@ -38,6 +41,12 @@ segment in DIR: lms-binlog.<file>.zst (age-encrypted with --encrypt-to) with
 a manifest lms-binlog.<file>.json (positions, first and last event time,
 GTIDs, server id, SHA-256). The file the server is still writing stays in the
 spool, where a restore reads it: that is the recovery point.
+
+With -o s3://BUCKET/PREFIX/ (the prefix the nightly dumps go to; AWS
+settings as for dump) the segments go to the bucket, the spool is
+--spool-dir, and the file being written is uploaded every --upload-every
+(default 1m) as lms-binlog-partial.<file>.zst: restores from the bucket on
+another machine reach that far.
 
 It starts from the binary log file of the oldest dump in DIR (or
 --start-file) and continues after a dropped connection or a server restart,
@@ -59,10 +68,13 @@ EXAMPLES:
    lms-backup binlog -o /var/backups/lms/ --defaults-file /etc/lms-backup/my.cnf
    lms-backup binlog -o /var/backups/lms/ --start-file binlog.000042
    lms-backup binlog -o /var/backups/lms/ --encrypt-to age1...
+   lms-backup binlog -o s3://backups/lms/ --spool-dir /var/lib/lms-backup/spool
 
 ` + exitCodesHelp,
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &f.output, Usage: "the backup folder (the dumps' folder) to archive into (required)"},
+			&cli.StringFlag{Name: "spool-dir", Destination: &f.spoolDir, Usage: "local folder for the file being written (default DIR/.lms-binlog-spool; required with s3://)"},
+			&cli.DurationFlag{Name: "upload-every", Destination: &f.every, Usage: "with s3://: upload the file being written this often, so the bucket lags by at most this (default 1m; 0 for folders)"},
 			&cli.StringFlag{Name: "start-file", Destination: &f.startFile, Usage: "binary log file to start from when the archive is empty (default: the oldest dump's); when the archive's next file was purged, a later file here accepts the gap"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: time.Minute, Destination: &f.stall, Usage: "restart mariadb-binlog when it received nothing for this long while the server wrote to its binary log (a connection that died silently)"},
 			&cli.UintFlag{Name: "replica-server-id", Destination: &f.replicaID, Usage: "server id to connect with, unique among the server's replicas (default: mariadb-binlog's)"},
@@ -79,11 +91,19 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 	if f.output == "" {
 		return usagef("--output (-o) is required: the backup folder that holds the dumps")
 	}
-	if storage.IsRemote(f.output) {
-		return usagef("--output %s: the binary log archive is kept in a folder; copy the folder to a bucket with your sync tool", f.output)
-	}
-	if !isDir(f.output) {
+	remote := storage.IsRemote(f.output)
+	switch {
+	case remote && f.spoolDir == "":
+		return usagef("--spool-dir is required with -o s3://: a local folder for the file being written")
+	case !remote && !isDir(f.output):
 		return outputError{fmt.Errorf("--output %s: not a folder (create it first)", f.output)}
+	case remote && !strings.HasSuffix(f.output, "/"):
+		return usagef("--output %s: name the bucket prefix with a trailing slash (s3://BUCKET/PREFIX/)", f.output)
+	case f.every < 0:
+		return usagef("--upload-every must not be negative")
+	}
+	if remote && !c.IsSet("upload-every") {
+		f.every = time.Minute
 	}
 	if f.stall < time.Second {
 		return usagef("--stall-timeout must be at least 1s (e.g. 60s)")
@@ -106,25 +126,28 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 	// The spool holds the server's data as mariadb-binlog writes it: no
 	// other user may read it, whatever mode mariadb-binlog gives files.
 	syscall.Umask(0o077)
-	store := storage.NewFolder(f.output)
-	lock, err := store.Lock(c.Context, "lms-binlog", ownerDescription("binlog"))
+	pl, err := e.openPlace(c, f.output, f.spoolDir, true)
+	if err != nil {
+		return err
+	}
+	lock, err := pl.store.Lock(c.Context, "lms-binlog", ownerDescription("binlog"))
 	if err != nil {
 		return storeOutputError(err)
 	}
-	defer lock.Unlock(c.Context)
+	defer lock.Unlock(context.WithoutCancel(c.Context))
 
 	db, err := dbconn.Open(c.Context, conn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	arch := e.archiveOf(c, f.output)
+	arch := e.archiveOf(c, pl)
 	if len(recips) > 0 {
 		arch.Seal = func(w io.Writer) (io.WriteCloser, error) { return age.Encrypt(w, recips...) }
 	}
 	start := f.startFile
 	if start == "" {
-		dumps, err := e.folderDumps(c, f.output)
+		dumps, _, err := e.placeDumps(c, pl)
 		if err != nil {
 			return err
 		}
@@ -135,18 +158,18 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 			}
 		}
 	}
-	spool := filepath.Join(f.output, spoolName)
+	spool := pl.spool
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return outputError{fmt.Errorf("create the spool: %w", err)}
 	}
 	a := &binlog.Archiver{Archive: arch, Spool: binlog.Spool{Dir: spool}, DB: db, Config: cfg,
 		Log: e.log.With("component", "binlog"),
-		Opts: binlog.ArchiverOptions{StartFile: start, ReplicaID: uint32(f.replicaID), StallTimeout: f.stall,
+		Opts: binlog.ArchiverOptions{StartFile: start, ReplicaID: uint32(f.replicaID), StallTimeout: f.stall, UploadEvery: f.every,
 			OnSegment: func(m binlog.Manifest) { e.out.rows += int64(m.Transactions) }}}
 	if err := a.Check(c.Context); err != nil {
 		return dbconn.Lost(err)
 	}
-	mem, err := e.startMem(c, "binlog", f.output)
+	mem, err := e.startMem(c, "binlog", spool)
 	if err != nil {
 		return err
 	}

@@ -265,7 +265,7 @@ func (e *appEnv) rotate(c *cli.Context, folder, out, db string, p rotate.Policy,
 		return outputError{fmt.Errorf("rotate %s: %w", folder, err)}
 	}
 	if len(removed) > 0 {
-		segs, err := e.pruneSegments(c, folder)
+		segs, err := e.pruneSegments(c, &place{store: storage.NewFolder(folder), loc: folder})
 		if err != nil {
 			return outputError{fmt.Errorf("rotate the binary log segments in %s: %w", folder, err)}
 		}

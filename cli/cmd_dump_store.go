@@ -87,6 +87,13 @@ func (e *appEnv) dumpToStore(c *cli.Context, run dumpRun) error {
 	if err != nil {
 		return err
 	}
+	if len(removed) > 0 {
+		segs, err := e.pruneSegments(c, &place{store: store, loc: loc, remote: true})
+		if err != nil {
+			return storeOutputError(fmt.Errorf("rotate the binary log segments in %s: %w", loc, err))
+		}
+		removed = append(removed, segs...)
+	}
 	e.log.Info("nightly dump verified and rotated", "object", where, "rows", rep.Rows, "frames", rep.Frames,
 		"deleted", removed, "keep", run.policy.Keep, "keep_days", run.policy.KeepDays)
 	return nil

@@ -27,6 +27,7 @@ type restoreFlags struct {
 	recover bool
 	// until, untilGTID and source choose a restore to a moment.
 	until, untilGTID, source string
+	spoolDir                 string
 }
 
 func restoreCommand(env *appEnv) *cli.Command {
@@ -92,6 +93,7 @@ EXAMPLES:
 			&cli.DurationFlag{Name: "lock-wait-timeout", Value: 60 * time.Second, Destination: &f.opts.LockWait, Usage: "give up (exit 8, TARGET unchanged) when another session holds a table the swap replaces longer than this"},
 			&cli.StringFlag{Name: "until", Destination: &f.until, Usage: "restore to this moment from a backup folder: \"YYYY-MM-DD HH:MM:SS\" in the server's time zone, or with an offset"},
 			&cli.StringFlag{Name: "until-gtid", Destination: &f.untilGTID, Usage: "restore from a backup folder up to and with this transaction (DOMAIN-SERVER-SEQUENCE)"},
+			&cli.StringFlag{Name: "spool-dir", Destination: &f.spoolDir, Usage: "with --until from a bucket: the archiver's local spool, when it is on this machine (newer than the bucket's partial copy)"},
 			&cli.StringFlag{Name: "source-database", Destination: &f.source, Usage: "with --until: the database whose dumps to use, when the folder holds dumps of several"},
 			identityFlag(),
 		}, append(connFlags(), memFlags()...)...),
@@ -117,7 +119,7 @@ func (e *appEnv) runRestore(c *cli.Context, f *restoreFlags) error {
 	if f.recover {
 		return e.recoverSwap(c, opts.Database, conn)
 	}
-	if f.until != "" || f.untilGTID != "" || f.source != "" {
+	if f.until != "" || f.untilGTID != "" || f.source != "" || f.spoolDir != "" {
 		return e.restoreUntil(c, f, conn)
 	}
 	if n, err := strconv.Atoi(os.Getenv(killSwapStepEnv)); err == nil {

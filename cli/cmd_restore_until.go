@@ -24,15 +24,15 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	case f.until != "" && f.untilGTID != "":
 		return usagef("give --until or --until-gtid, not both")
 	case f.until == "" && f.untilGTID == "":
-		return usagef("--source-database goes with --until or --until-gtid")
+		return usagef("--source-database and --spool-dir go with --until or --until-gtid")
 	case c.NArg() != 1:
 		return usagef("a restore to a moment reads a backup folder: name it (lms-backup restore -D %s --until TIME DIR/)", opts.Database)
 	case opts.InPlace:
 		return usagef("a restore to a moment needs the staging database: drop --in-place")
 	}
-	dir := c.Args().First()
-	if !isDir(dir) {
-		return usagef("%s is not a folder: --until reads the backup folder the binlog command archives into", dir)
+	pl, err := e.openPlace(c, c.Args().First(), f.spoolDir, false)
+	if err != nil {
+		return err
 	}
 	var target binlog.Target
 	if f.untilGTID != "" {
@@ -52,7 +52,7 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 			return err
 		}
 	}
-	dumps, err := e.folderDumps(c, dir)
+	dumps, _, err := e.placeDumps(c, pl)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	if err != nil {
 		return err
 	}
-	af, err := e.readArchive(c, dir)
+	af, err := e.readArchive(c, pl)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	plan, err := e.planReplay(c, af, dir, tmp, d, source, target)
+	plan, err := e.planReplay(c, af, pl, tmp, d, source, target)
 	if err != nil {
 		return fmt.Errorf("%w (%s)", err, restorableRange(dumps, af))
 	}
@@ -201,8 +201,8 @@ func dumpBefore(h dumpfile.Header, g binlog.GTID) bool {
 
 // planReplay fetches the archived files from the dump's on, one at a time,
 // until the plan finds its stop.
-func (e *appEnv) planReplay(c *cli.Context, af *archivedFiles, dir, tmp string, d dumpRef, source string, target binlog.Target) (*binlog.Plan, error) {
-	fe := &fetcher{af: af, arch: e.archiveOf(c, dir), tmp: tmp}
+func (e *appEnv) planReplay(c *cli.Context, af *archivedFiles, where *place, tmp string, d dumpRef, source string, target binlog.Target) (*binlog.Plan, error) {
+	fe := &fetcher{af: af, arch: e.archiveOf(c, where), tmp: tmp}
 	fe.skipTo(d.header.BinlogFile)
 	pl := binlog.NewPlanner(binlog.Position{File: d.header.BinlogFile, Pos: d.header.BinlogPos}, target, source)
 	for {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"lms-backup/dumpfile/sqlscript"
+	"lms-backup/storage"
 )
 
 func verifyCommand(env *appEnv) *cli.Command {
@@ -31,10 +33,12 @@ EXAMPLES:
    lms-backup verify --json lms.sql.gz | jq .rows
    lms-backup verify --identity ~/backup.key lms.sql.zst.age
    lms-backup verify /var/backups/lms/
+   lms-backup verify s3://backups/lms/
 
 ` + exitCodesHelp,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Destination: &asJSON, Usage: "print the summary as JSON"},
+			&cli.StringFlag{Name: "spool-dir", Usage: "with a bucket prefix: the archiver's local spool, when it is on this machine"},
 			identityFlag(),
 		}, memFlags()...),
 		Action: func(c *cli.Context) error { return env.runVerify(c, asJSON) },
@@ -48,8 +52,12 @@ func (e *appEnv) runVerify(c *cli.Context, asJSON bool) error {
 	if err := oneFileArg(c); err != nil {
 		return err
 	}
-	if arg := c.Args().First(); isDir(arg) {
-		return e.verifyFolder(c, arg)
+	if arg := c.Args().First(); isDir(arg) || storage.IsRemote(arg) && strings.HasSuffix(arg, "/") {
+		p, err := e.openPlace(c, arg, c.String("spool-dir"), false)
+		if err != nil {
+			return err
+		}
+		return e.verifyPlace(c, p)
 	}
 	rd, name, err := e.openDump(c, c.Args().First())
 	if err != nil {

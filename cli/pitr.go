@@ -19,39 +19,82 @@ import (
 	"lms-backup/storage"
 )
 
-// A backup folder holds the nightly dumps (rotate.Name) and, when the
-// binlog command archives into it, the binary log segments
-// (binlog.ObjectPrefix...) and the spool of the file being written.
+// A backup place, a folder or a bucket prefix, holds the nightly dumps
+// (rotate.Name) and, when the binlog command archives into it, the binary
+// log segments (binlog.ObjectPrefix...). The file being written is in a
+// local spool: by default DIR/.lms-binlog-spool for a folder; for a
+// bucket, --spool-dir on the archiver's machine, and a partial copy in the
+// bucket (binlog.PartialPrefix...) for everyone else.
 
 // spoolName is the spool's folder inside a backup folder.
 const spoolName = ".lms-binlog-spool"
 
-// dumpRef is a dump in a backup folder and its header.
+// place is a backup folder or bucket prefix.
+type place struct {
+	store  storage.Store
+	loc    string // as given: DIR or s3://BUCKET/PREFIX/
+	remote bool
+	spool  string // the local spool folder; "" when there is none
+}
+
+// openPlace opens a backup folder or bucket prefix; spoolDir overrides the
+// folder's own spool and gives a bucket one. A bucket that cannot be
+// opened is an output error (exit 5) when output is set, else errInput.
+func (e *appEnv) openPlace(c *cli.Context, loc, spoolDir string, output bool) (*place, error) {
+	if !storage.IsRemote(loc) {
+		if !isDir(loc) {
+			return nil, usagef("%s is not a folder: name the backup folder (or s3://BUCKET/PREFIX/)", loc)
+		}
+		if spoolDir == "" {
+			spoolDir = filepath.Join(loc, spoolName)
+		}
+		return &place{store: storage.NewFolder(loc), loc: loc, spool: spoolDir}, nil
+	}
+	if !strings.HasSuffix(loc, "/") {
+		return nil, usagef("%s: name the bucket prefix with a trailing slash (s3://BUCKET/PREFIX/)", loc)
+	}
+	cfg, err := e.storageConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	store, _, err := storage.Open(c.Context, loc, cfg)
+	if err != nil {
+		if output {
+			return nil, storeOutputError(err)
+		}
+		return nil, fmt.Errorf("%w: %w", errInput, err)
+	}
+	return &place{store: store, loc: loc, remote: true, spool: spoolDir}, nil
+}
+
+// path is how openDump names an object of the place.
+func (p *place) path(name string) string {
+	if p.remote {
+		return p.loc + name
+	}
+	return filepath.Join(p.loc, name)
+}
+
+// dumpRef is a dump in a backup place and its header.
 type dumpRef struct {
 	name   string
 	path   string
 	header dumpfile.Header
 }
 
-// folderDumps reads the headers of the dumps in dir, oldest first. A dump
+// placeDumps reads the headers of the dumps in p, oldest first. A dump
 // whose header cannot be read (encrypted without --identity, damaged) is
-// skipped with a warning.
-func (e *appEnv) folderDumps(c *cli.Context, dir string) ([]dumpRef, error) {
-	out, _, err := e.readFolderDumps(c, dir)
-	return out, err
-}
-
-// readFolderDumps is folderDumps that also counts the dumps it skipped.
-func (e *appEnv) readFolderDumps(c *cli.Context, dir string) (out []dumpRef, skipped int, err error) {
-	entries, err := os.ReadDir(dir)
+// skipped with a warning and counted.
+func (e *appEnv) placeDumps(c *cli.Context, p *place) (out []dumpRef, skipped int, err error) {
+	objs, err := p.store.List(c.Context, "")
 	if err != nil {
-		return nil, 0, usagef("read %s: %v (name the backup folder)", dir, unwrapPath(err))
+		return nil, 0, fmt.Errorf("%w: list %s: %w", errInput, p.loc, err)
 	}
-	for _, ent := range entries {
-		if _, _, ok := rotate.Parse(ent.Name()); !ok || !ent.Type().IsRegular() {
+	for _, o := range objs {
+		if _, _, ok := rotate.Parse(o.Name); !ok {
 			continue
 		}
-		path := filepath.Join(dir, ent.Name())
+		path := p.path(o.Name)
 		rd, _, err := e.openDump(c, path)
 		if err != nil {
 			e.log.Warn("skipping a dump whose header cannot be read", "file", path, "err", err)
@@ -65,41 +108,69 @@ func (e *appEnv) readFolderDumps(c *cli.Context, dir string) (out []dumpRef, ski
 			skipped++
 			continue
 		}
-		out = append(out, dumpRef{name: ent.Name(), path: path, header: *rd.Header()})
+		out = append(out, dumpRef{name: o.Name, path: path, header: *rd.Header()})
 		rd.Close()
 	}
 	slices.SortFunc(out, func(a, b dumpRef) int { return a.header.Started.Compare(b.header.Started) })
 	return out, skipped, nil
 }
 
-// pruneSegments removes the archived segments that no dump left in dir
-// needs: those before the oldest binary log file a dump records. It
-// removes nothing when a dump's header cannot be read (it might need
-// them) or no dump records a position.
-func (e *appEnv) pruneSegments(c *cli.Context, dir string) ([]string, error) {
-	dumps, skipped, err := e.readFolderDumps(c, dir)
-	if err != nil || skipped > 0 {
+// pruneSegments removes the archived segments that no dump left in p
+// needs: those before the oldest binary log file a dump records. A dump
+// whose header cannot be read here (encrypted: the backup host has no
+// key) is taken to need every segment with events from a day before the
+// time in its name on (its snapshot is after that time, and no commit
+// takes a day), so its segments are kept.
+func (e *appEnv) pruneSegments(c *cli.Context, p *place) ([]string, error) {
+	dumps, _, err := e.placeDumps(c, p)
+	if err != nil {
 		return nil, err
 	}
-	oldest := ""
+	objs, err := p.store.List(c.Context, "")
+	if err != nil {
+		return nil, err
+	}
+	readable := map[string]bool{}
 	for _, d := range dumps {
-		if f := d.header.BinlogFile; f != "" && (oldest == "" || binlog.FileLess(f, oldest)) {
-			oldest = f
-		}
+		readable[d.name] = true
 	}
-	if oldest == "" {
-		return nil, nil
-	}
-	a := e.archiveOf(c, dir)
+	a := e.archiveOf(c, p)
 	segs, err := a.Segments(c.Context)
 	if err != nil {
 		return nil, err
 	}
-	var removed []string
-	for _, m := range segs {
-		if !binlog.FileLess(m.File, oldest) {
-			break
+	keepFrom := len(segs) // the first segment some dump needs
+	constrained := false  // some dump says where it starts
+	for _, d := range dumps {
+		if d.header.BinlogFile == "" {
+			continue
 		}
+		constrained = true
+		for i, m := range segs {
+			if !binlog.FileLess(m.File, d.header.BinlogFile) {
+				keepFrom = min(keepFrom, i)
+				break
+			}
+		}
+	}
+	for _, o := range objs {
+		_, named, ok := rotate.Parse(o.Name)
+		if !ok || readable[o.Name] {
+			continue
+		}
+		constrained = true
+		for i, m := range segs {
+			if !m.LastTime.Before(named.Add(-24 * time.Hour)) {
+				keepFrom = min(keepFrom, i)
+				break
+			}
+		}
+	}
+	if !constrained {
+		return nil, nil // no dump records a position: nothing says what is unneeded
+	}
+	var removed []string
+	for _, m := range segs[:keepFrom] {
 		if err := a.Delete(c.Context, m); err != nil {
 			return removed, err
 		}
@@ -108,30 +179,45 @@ func (e *appEnv) pruneSegments(c *cli.Context, dir string) ([]string, error) {
 	return removed, nil
 }
 
-// archiveOf returns the binary log archive kept in a backup folder.
-func (e *appEnv) archiveOf(c *cli.Context, dir string) *binlog.Archive {
-	a := &binlog.Archive{Store: storage.NewFolder(dir)}
+// archiveOf returns the binary log archive kept in a backup place.
+func (e *appEnv) archiveOf(c *cli.Context, p *place) *binlog.Archive {
+	a := &binlog.Archive{Store: p.store}
 	a.Unseal = func(r io.Reader) (io.Reader, error) { return decrypting(c, r, "a binary log segment") }
 	return a
 }
 
-// archivedFiles is the archive's view for a restore: the segments and the
-// spooled file still being written, in order.
+// archivedFiles is the archive's view for a restore: the segments, then
+// the file still being written, from the local spool or else as the
+// bucket's partial copy, in order.
 type archivedFiles struct {
 	segs  []binlog.Manifest
 	spool binlog.Spool
 	// spooled are the spool's files after the last segment, with where
 	// each ends.
 	spooled []*binlog.Assembled
+	// partial is the partial copy's manifest, used when the spool has
+	// nothing after the segments.
+	partial *binlog.Manifest
 }
 
-func (e *appEnv) readArchive(c *cli.Context, dir string) (*archivedFiles, error) {
-	a := e.archiveOf(c, dir)
+func (e *appEnv) readArchive(c *cli.Context, p *place) (*archivedFiles, error) {
+	a := e.archiveOf(c, p)
 	segs, err := a.Segments(c.Context)
 	if err != nil {
-		return nil, fmt.Errorf("read the binary log archive in %s: %w", dir, err)
+		return nil, fmt.Errorf("%w: read the binary log archive in %s: %w", errInput, p.loc, err)
 	}
-	af := &archivedFiles{segs: segs, spool: binlog.Spool{Dir: filepath.Join(dir, spoolName)}}
+	af := &archivedFiles{segs: segs, spool: binlog.Spool{Dir: p.spool}}
+	defer func() {
+		if len(af.spooled) > 0 {
+			return
+		}
+		if pm, err := a.Partial(c.Context); err == nil && pm != nil && (len(segs) == 0 || binlog.FileLess(segs[len(segs)-1].File, pm.File)) {
+			af.partial = pm
+		}
+	}()
+	if p.spool == "" {
+		return af, nil
+	}
 	files, err := af.spool.Files()
 	if err != nil {
 		return nil, err
@@ -160,6 +246,9 @@ func (af *archivedFiles) names() []string {
 	for _, s := range af.spooled {
 		out = append(out, s.File)
 	}
+	if af.partial != nil {
+		out = append(out, af.partial.File)
+	}
 	return out
 }
 
@@ -185,7 +274,7 @@ func (af *archivedFiles) checkFrom(from string) error {
 		if err != nil {
 			return err
 		}
-		if j-1 < len(af.segs) && af.segs[j-1].Next != "" {
+		if j-1 < len(af.segs) && af.segs[j-1].Next != "" && !af.segs[j-1].Stopped {
 			want = af.segs[j-1].Next
 		}
 		if names[j] != want {
@@ -197,6 +286,9 @@ func (af *archivedFiles) checkFrom(from string) error {
 
 // lastTime is the time of the newest archived event.
 func (af *archivedFiles) lastTime() (time.Time, error) {
+	if af.partial != nil && !af.partial.LastTime.IsZero() {
+		return af.partial.LastTime, nil
+	}
 	if n := len(af.spooled); n > 0 {
 		m, err := summarizeSpooled(af.spooled[n-1])
 		if err == nil && !m.LastTime.IsZero() {
@@ -227,14 +319,21 @@ type fetcher struct {
 
 func (f *fetcher) next(ctx context.Context) (binlog.LocalFile, bool, error) {
 	segs := len(f.af.segs)
-	if f.i >= segs+len(f.af.spooled) {
+	n := segs + len(f.af.spooled)
+	if f.af.partial != nil {
+		n++
+	}
+	if f.i >= n {
 		return binlog.LocalFile{}, false, nil
 	}
 	var lf binlog.LocalFile
-	if f.i < segs {
-		m := f.af.segs[f.i]
+	if f.i < segs || f.af.partial != nil && f.i == n-1 {
+		m := f.af.partial
+		if f.i < segs {
+			m = &f.af.segs[f.i]
+		}
 		lf = binlog.LocalFile{Name: m.File, Path: filepath.Join(f.tmp, m.File)}
-		if err := f.arch.Fetch(ctx, m, lf.Path); err != nil {
+		if err := f.arch.Fetch(ctx, *m, lf.Path); err != nil {
 			return lf, false, err
 		}
 	} else {
@@ -304,17 +403,19 @@ func sourceDatabase(dumps []dumpRef, named string) (string, error) {
 	return "", usagef("the folder holds dumps of several databases (%s): name one with --source-database", strings.Join(dbs, ", "))
 }
 
-// verifyFolder reports what a backup folder can restore: its dumps, the
-// archived binary log and its gaps, and the range of moments.
-func (e *appEnv) verifyFolder(c *cli.Context, dir string) error {
-	dumps, err := e.folderDumps(c, dir)
+// verifyPlace reports what a backup folder or bucket prefix can restore:
+// its dumps, the archived binary log and its gaps, and the range of
+// moments.
+func (e *appEnv) verifyPlace(c *cli.Context, p *place) error {
+	dumps, _, err := e.placeDumps(c, p)
 	if err != nil {
 		return err
 	}
-	af, err := e.readArchive(c, dir)
+	af, err := e.readArchive(c, p)
 	if err != nil {
 		return err
 	}
+	dir := p.loc
 	w := e.stdout
 	fmt.Fprintf(w, "%s: %d dumps\n", dir, len(dumps))
 	for _, d := range dumps {
@@ -325,14 +426,18 @@ func (e *appEnv) verifyFolder(c *cli.Context, dir string) error {
 		fmt.Fprintf(w, "  %s: database %s, taken %s, %s\n", oneLine(d.name), oneLine(d.header.Database),
 			d.header.Started.Local().Format(time.DateTime+" -07:00"), pos)
 	}
-	arch := e.archiveOf(c, dir)
-	for _, m := range af.segs {
+	arch := e.archiveOf(c, p)
+	checked := af.segs
+	if af.partial != nil {
+		checked = append(slices.Clone(checked), *af.partial)
+	}
+	for _, m := range checked {
 		if err := arch.Fetch(c.Context, m, os.DevNull); err != nil {
 			return err
 		}
 	}
 	switch {
-	case len(af.segs) == 0 && len(af.spooled) == 0:
+	case len(af.segs) == 0 && len(af.spooled) == 0 && af.partial == nil:
 		fmt.Fprintf(w, "binary log archive: empty\n")
 	default:
 		names := af.names()
@@ -343,6 +448,9 @@ func (e *appEnv) verifyFolder(c *cli.Context, dir string) error {
 		}
 		for _, s := range af.spooled {
 			fmt.Fprintf(w, "; being written: %s up to position %d", s.File, s.End)
+		}
+		if pm := af.partial; pm != nil {
+			fmt.Fprintf(w, "; being written: %s, uploaded up to position %d (events to %s)", pm.File, pm.End, pm.LastTime.Local().Format(time.DateTime+" -07:00"))
 		}
 		fmt.Fprintln(w)
 		if err := af.checkFrom(names[0]); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"lms-backup/internal/testdb"
+	"lms-backup/internal/tests3"
 )
 
 // pitrServer starts a private server that logs full row images, as the
@@ -53,8 +54,15 @@ func (s *syncBuffer) String() string {
 
 func startArchiver(t *testing.T, srv *testdb.Server, dir string, extra ...string) *archiver {
 	t.Helper()
+	return startArchiverEnv(t, srv, dir, nil, extra...)
+}
+
+// startArchiverEnv is startArchiver with more environment variables.
+func startArchiverEnv(t *testing.T, srv *testdb.Server, dir string, env []string, extra ...string) *archiver {
+	t.Helper()
 	a := &archiver{stderr: &syncBuffer{}, done: make(chan struct{})}
 	a.cmd = exec.Command(bin, append(append([]string{"binlog", "-o", dir}, connArgs(srv)...), extra...)...)
+	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.Stderr = a.stderr
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -157,9 +165,15 @@ func compareState(t *testing.T, what string, got, want map[string]string) {
 // for up to limit.
 func restoreUntil(t *testing.T, srv *testdb.Server, dir, target string, limit time.Duration, until ...string) result {
 	t.Helper()
+	return restoreUntilEnv(t, srv, dir, target, limit, nil, until...)
+}
+
+// restoreUntilEnv is restoreUntil with more environment variables.
+func restoreUntilEnv(t *testing.T, srv *testdb.Server, dir, target string, limit time.Duration, env []string, until ...string) result {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		r := run(t, nil, nil, append(append([]string{"restore", "-D", target, "--create-database"}, until...), append(connArgs(srv), dir)...)...)
+		r := run(t, nil, env, append(append([]string{"restore", "-D", target, "--create-database"}, until...), append(connArgs(srv), dir)...)...)
 		if r.code != 2 || time.Now().After(deadline) {
 			if r.code != 0 {
 				t.Fatalf("restore %v: exit %d\n%s", until, r.code, r.stderr)
@@ -634,5 +648,44 @@ func TestPITREncrypted(t *testing.T) {
 	mustRun(t, "verify", "--identity", identity, dir)
 	if r := run(t, nil, nil, "verify", dir); r.code != 2 || !strings.Contains(r.stderr, "--identity") {
 		t.Errorf("verify of an encrypted archive without --identity: exit %d, want 2 asking for it:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestPITRBucket: the archive in a bucket, next to the nightly dumps: the
+// segments and the partial copy of the file being written are uploaded,
+// and a restore from the bucket alone (no spool) reaches the moment.
+func TestPITRBucket(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_s3")
+	pitrSchema(t, srv, src)
+	s3 := s3Server(t)
+	bucket := s3.CreateBucket(t)
+	env := s3Env(s3, tests3.SecretKey)
+	loc := "s3://" + bucket + "/lms/"
+	if r := run(t, nil, env, append([]string{"-q", "dump", "-D", src, "-o", loc}, connArgs(srv)...)...); r.code != 0 {
+		t.Fatalf("dump to the bucket: exit %d\n%s", r.code, r.stderr)
+	}
+	spool := t.TempDir()
+	a := startArchiverEnv(t, srv, loc, env, "--spool-dir", spool, "--upload-every", "1s")
+	srv.Exec(t, src, "UPDATE loans SET amount = amount + 1 WHERE id < 20", "FLUSH BINARY LOGS",
+		"INSERT INTO loans (borrower, amount) VALUES ('only in the partial copy', 9)")
+	until := nextSecond(t, db)
+	atT := pitrState(t, db, src)
+	nextSecond(t, db)
+	srv.Exec(t, src, "DELETE FROM loans WHERE id > 3")
+	restoreUntilEnv(t, srv, loc, "pitr_s3_t", 30*time.Second, env, "--until", until)
+	compareState(t, "restore --until from the bucket", pitrState(t, db, "pitr_s3_t"), atT)
+	keys := strings.Join(objects(t, s3, bucket, "lms/"), " ")
+	if !strings.Contains(keys, "lms/lms-binlog.") || !strings.Contains(keys, "lms/lms-binlog-partial.") {
+		t.Errorf("the bucket holds %s; want segments and a partial copy", keys)
+	}
+	v := run(t, nil, env, "verify", loc)
+	if v.code != 0 || !strings.Contains(v.stdout, "gaps: none") || !strings.Contains(v.stdout, "uploaded up to position") {
+		t.Errorf("verify %s: exit %d\n%s%s", loc, v.code, v.stdout, v.stderr)
+	}
+	a.stop(t)
+	if r := run(t, nil, nil, append([]string{"binlog", "-o", loc}, connArgs(srv)...)...); r.code != 2 || !strings.Contains(r.stderr, "--spool-dir") {
+		t.Errorf("binlog to a bucket without --spool-dir: exit %d, want 2:\n%s", r.code, r.stderr)
 	}
 }
