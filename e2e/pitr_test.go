@@ -689,3 +689,91 @@ func TestPITRBucket(t *testing.T) {
 		t.Errorf("binlog to a bucket without --spool-dir: exit %d, want 2:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestBinlogChecks: the archiver's start-up checks, each one line with
+// what to do and its exit code.
+func TestBinlogChecks(t *testing.T) {
+	srv := testdb.Get(t) // binlog_format MIXED, the server's default
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "binlog_checks")
+	srv.Exec(t, src, "CREATE TABLE t (id INT PRIMARY KEY)")
+	dir := t.TempDir()
+
+	t.Run("empty folder", func(t *testing.T) {
+		r := run(t, nil, nil, append([]string{"binlog", "-o", dir}, connArgs(srv)...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "take a dump into it first") {
+			t.Errorf("exit %d, want 2 asking for a dump:\n%s", r.code, r.stderr)
+		}
+	})
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/"}, connArgs(srv)...)...)
+
+	t.Run("not ROW", func(t *testing.T) {
+		a := startArchiver(t, srv, dir)
+		waitFor(t, "the warning", func() bool { return strings.Contains(a.stderr.String(), "binlog_format is not ROW") }, a.stderr.String)
+		a.stop(t)
+	})
+	t.Run("no REPLICATION SLAVE", func(t *testing.T) {
+		user := "binlog_nopriv"
+		srv.Exec(t, "", "CREATE USER IF NOT EXISTS "+user+"@localhost", "GRANT SELECT, BINLOG MONITOR ON *.* TO "+user+"@localhost")
+		t.Cleanup(func() { db.Exec("DROP USER IF EXISTS " + user + "@localhost") })
+		r := run(t, nil, nil, "binlog", "-o", dir, "--no-defaults", "--socket", srv.Socket, "--user", user)
+		if r.code != 3 || !strings.Contains(r.stderr, "GRANT REPLICATION SLAVE") {
+			t.Errorf("exit %d, want 3 naming the grant:\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("no BINLOG MONITOR", func(t *testing.T) {
+		user := "binlog_nomon"
+		srv.Exec(t, "", "CREATE USER IF NOT EXISTS "+user+"@localhost", "GRANT SELECT ON *.* TO "+user+"@localhost")
+		t.Cleanup(func() { db.Exec("DROP USER IF EXISTS " + user + "@localhost") })
+		r := run(t, nil, nil, "binlog", "-o", dir, "--no-defaults", "--socket", srv.Socket, "--user", user)
+		if r.code != 3 || !strings.Contains(r.stderr, "BINLOG MONITOR") {
+			t.Errorf("exit %d, want 3 naming the grant:\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("log_bin off", func(t *testing.T) {
+		off := testdb.StartExtra(t, "--skip-log-bin")
+		r := run(t, nil, nil, append([]string{"binlog", "-o", t.TempDir(), "--start-file", "binlog.000001"}, connArgs(off)...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "set log_bin") {
+			t.Errorf("exit %d, want 2 saying to set log_bin:\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+// TestBinlogGap: a segment missing between two others is a gap: verify,
+// the archiver and a restore to a moment across it exit 9.
+func TestBinlogGap(t *testing.T) {
+	srv := pitrServer(t)
+	db := srv.Open(t, "")
+	src := srv.CreateDB(t, "pitr_gap")
+	pitrSchema(t, srv, src)
+	dir := t.TempDir()
+	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/"}, connArgs(srv)...)...)
+	a := startArchiver(t, srv, dir)
+	for i := range 3 {
+		srv.Exec(t, src, fmt.Sprintf("INSERT INTO loans (borrower, amount) VALUES ('round %d', 1)", i), "FLUSH BINARY LOGS")
+	}
+	until := nextSecond(t, db)
+	nextSecond(t, db)
+	srv.Exec(t, src, "DELETE FROM loans", "FLUSH BINARY LOGS")
+	waitFor(t, "four segments", func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "lms-binlog.*.json"))
+		return len(m) >= 4
+	})
+	a.stop(t)
+	m, _ := filepath.Glob(filepath.Join(dir, "lms-binlog.*.json"))
+	middle := strings.TrimSuffix(m[1], ".json")
+	os.Remove(middle + ".json")
+	os.Remove(middle + ".zst")
+
+	if r := run(t, nil, nil, "verify", dir); r.code != 9 || !strings.Contains(r.stdout, "gaps: ") {
+		t.Errorf("verify over a gap: exit %d, want 9:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	a = startArchiver(t, srv, dir)
+	if code := a.wait(t, 30*time.Second); code != 9 || !strings.Contains(a.stderr.String(), "is followed by") {
+		t.Errorf("archiver over a gap: exit %d, want 9:\n%s", code, a.stderr)
+	}
+	r := run(t, nil, nil, append(append([]string{"restore", "-D", "pitr_gap_t", "--create-database", "--until", until}, connArgs(srv)...), dir)...)
+	if r.code != 9 {
+		t.Errorf("restore --until across a gap: exit %d, want 9:\n%s", r.code, r.stderr)
+	}
+}
