@@ -202,36 +202,43 @@ type archivedFiles struct {
 
 func (e *appEnv) readArchive(c *cli.Context, p *place) (*archivedFiles, error) {
 	a := e.archiveOf(c, p)
+	af := &archivedFiles{spool: binlog.Spool{Dir: p.spool}}
+	// The spool is read before the segments: a file the archiver moves
+	// from one to the other in between is then in both (and taken from the
+	// segments), never in neither.
+	var spooled []*binlog.Assembled
+	if p.spool != "" {
+		files, err := af.spool.Files()
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			asm, err := af.spool.Assemble(f)
+			if err != nil {
+				return nil, err
+			}
+			if asm.End > 0 {
+				spooled = append(spooled, asm)
+			}
+		}
+	}
 	segs, err := a.Segments(c.Context)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read the binary log archive in %s: %w", errInput, p.loc, err)
 	}
-	af := &archivedFiles{segs: segs, spool: binlog.Spool{Dir: p.spool}}
-	defer func() {
-		if len(af.spooled) > 0 {
-			return
-		}
-		if pm, err := a.Partial(c.Context); err == nil && pm != nil && (len(segs) == 0 || binlog.FileLess(segs[len(segs)-1].File, pm.File)) {
-			af.partial = pm
-		}
-	}()
-	if p.spool == "" {
-		return af, nil
-	}
-	files, err := af.spool.Files()
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		if len(segs) > 0 && !binlog.FileLess(segs[len(segs)-1].File, f) {
-			continue // archived; the spool's cleanup is behind
-		}
-		asm, err := af.spool.Assemble(f)
-		if err != nil {
-			return nil, err
-		}
-		if asm.End > 0 {
+	af.segs = segs
+	for _, asm := range spooled {
+		if len(segs) == 0 || binlog.FileLess(segs[len(segs)-1].File, asm.File) {
 			af.spooled = append(af.spooled, asm)
+		}
+	}
+	if len(af.spooled) == 0 {
+		pm, err := a.Partial(c.Context)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read the binary log archive in %s: %w", errInput, p.loc, err)
+		}
+		if pm != nil && (len(segs) == 0 || binlog.FileLess(segs[len(segs)-1].File, pm.File)) {
+			af.partial = pm
 		}
 	}
 	return af, nil
