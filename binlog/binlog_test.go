@@ -228,21 +228,21 @@ func TestPlanReplay(t *testing.T) {
 	files := []LocalFile{one, two}
 	from := Position{"binlog.000001", dumpPos}
 
-	p, err := PlanReplay(files, from, Target{Until: time.Unix(1004, 0)}, "shop")
+	p, err := PlanReplay(Files(files), from, Target{Until: time.Unix(1004, 0)}, "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Stop != (Position{"binlog.000002", stopAt}) || p.Transactions != 2 || p.Other != 1 || p.Last.Seq != 3 || p.Next.Seq != 4 || len(p.Files) != 2 {
 		t.Errorf("plan to 1004: %+v", p)
 	}
-	p, err = PlanReplay(files, from, Target{UntilGTID: GTID{0, 1, 2}}, "shop")
+	p, err = PlanReplay(Files(files), from, Target{UntilGTID: GTID{0, 1, 2}}, "shop")
 	if err != nil || p.Stop.File != "binlog.000001" || p.Transactions != 1 || p.Other != 1 || len(p.Files) != 1 {
 		t.Errorf("plan to GTID 0-1-2: %+v, %v", p, err)
 	}
-	if _, err := PlanReplay(files, from, Target{Until: time.Unix(1007, 0)}, "shop"); !errors.Is(err, ErrUnsafe) {
+	if _, err := PlanReplay(Files(files), from, Target{Until: time.Unix(1007, 0)}, "shop"); !errors.Is(err, ErrUnsafe) {
 		t.Errorf("a range with DROP VIEW: %v, want ErrUnsafe", err)
 	}
-	if _, err := PlanReplay(files[:1], from, Target{Until: time.Unix(1100, 0)}, "shop"); !errors.Is(err, ErrOutOfRange) {
+	if _, err := PlanReplay(Files(files[:1]), from, Target{Until: time.Unix(1100, 0)}, "shop"); !errors.Is(err, ErrOutOfRange) {
 		t.Errorf("past the newest event: %v, want ErrOutOfRange", err)
 	}
 }

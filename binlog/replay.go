@@ -143,10 +143,18 @@ func (pl *Planner) Plan() (*Plan, error) {
 	return nil, fmt.Errorf("%w: the newest archived transaction committed at %s", ErrOutOfRange, pl.p.LastTime.Format(time.RFC3339))
 }
 
-// PlanReplay is a Planner over files.
-func PlanReplay(files []LocalFile, from Position, target Target, db string) (*Plan, error) {
+// PlanReplay runs a Planner over the files next yields, in order, until
+// the stop is found or next has no more.
+func PlanReplay(next func() (LocalFile, bool, error), from Position, target Target, db string) (*Plan, error) {
 	pl := NewPlanner(from, target, db)
-	for _, lf := range files {
+	for {
+		lf, ok, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
 		stop, err := pl.Scan(lf)
 		if err != nil {
 			return nil, err
@@ -156,6 +164,18 @@ func PlanReplay(files []LocalFile, from Position, target Target, db string) (*Pl
 		}
 	}
 	return pl.Plan()
+}
+
+// Files yields files in order, for PlanReplay.
+func Files(files []LocalFile) func() (LocalFile, bool, error) {
+	return func() (LocalFile, bool, error) {
+		if len(files) == 0 {
+			return LocalFile{}, false, nil
+		}
+		lf := files[0]
+		files = files[1:]
+		return lf, true, nil
+	}
 }
 
 // scanFile scans one file; it returns true when the stop was found.

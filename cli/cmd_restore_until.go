@@ -204,22 +204,6 @@ func dumpBefore(h dumpfile.Header, g binlog.GTID) bool {
 func (e *appEnv) planReplay(c *cli.Context, af *archivedFiles, where *place, tmp string, d dumpRef, source string, target binlog.Target) (*binlog.Plan, error) {
 	fe := &fetcher{af: af, arch: e.archiveOf(c, where), tmp: tmp}
 	fe.skipTo(d.header.BinlogFile)
-	pl := binlog.NewPlanner(binlog.Position{File: d.header.BinlogFile, Pos: d.header.BinlogPos}, target, source)
-	for {
-		lf, ok, err := fe.next(c.Context)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		stop, err := pl.Scan(lf)
-		if err != nil {
-			return nil, err
-		}
-		if stop {
-			break
-		}
-	}
-	return pl.Plan()
+	from := binlog.Position{File: d.header.BinlogFile, Pos: d.header.BinlogPos}
+	return binlog.PlanReplay(func() (binlog.LocalFile, bool, error) { return fe.next(c.Context) }, from, target, source)
 }

@@ -186,18 +186,7 @@ func (s *Server) Restart(t testing.TB) {
 	if s.cmd == nil {
 		t.Fatal("testdb: Restart needs a server started by the harness")
 	}
-	db, err := sql.Open("mysql", s.Config.FormatDSN())
-	if err == nil {
-		db.Exec("SHUTDOWN")
-		db.Close()
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("testdb: the server did not shut down within 30 s")
-	}
+	s.shutdown()
 	mariadbd, _ := lookPath("mariadbd")
 	s.cmd = exec.Command(mariadbd, s.args...)
 	if err := s.cmd.Start(); err != nil {
@@ -254,6 +243,12 @@ func (s *Server) stop() (err error) {
 		}
 		os.RemoveAll(s.dir)
 	}()
+	return s.shutdown()
+}
+
+// shutdown asks the server to shut down and waits for it, killing it
+// after 30 s.
+func (s *Server) shutdown() error {
 	db, err := sql.Open("mysql", s.Config.FormatDSN())
 	if err == nil {
 		db.Exec("SHUTDOWN")
