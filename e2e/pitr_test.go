@@ -708,9 +708,13 @@ func TestBinlogChecks(t *testing.T) {
 	})
 	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/"}, connArgs(srv)...)...)
 
-	t.Run("not ROW", func(t *testing.T) {
+	t.Run("not ROW, and a second archiver", func(t *testing.T) {
 		a := startArchiver(t, srv, dir)
 		waitFor(t, "the warning", func() bool { return strings.Contains(a.stderr.String(), "binlog_format is not ROW") }, a.stderr.String)
+		r := run(t, nil, nil, append([]string{"binlog", "-o", dir}, connArgs(srv)...)...)
+		if r.code != 8 {
+			t.Errorf("a second archiver into the same folder: exit %d, want 8:\n%s", r.code, r.stderr)
+		}
 		a.stop(t)
 	})
 	t.Run("no REPLICATION SLAVE", func(t *testing.T) {
