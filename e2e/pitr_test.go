@@ -423,7 +423,17 @@ func TestPITRFaults(t *testing.T) {
 		last = name
 	}
 	rows.Close()
+	// The server keeps a file a replication thread still reads: wait for
+	// the stopped archiver's thread to go before purging.
+	waitFor(t, "the archiver's replication thread to end", func() bool {
+		var n int
+		mustScan(t, db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'"), &n)
+		return n == 0
+	})
 	srv.Exec(t, "", "PURGE BINARY LOGS TO '"+last+"'")
+	if left := column(t, db, "SHOW BINARY LOGS"); len(left) != 1 {
+		t.Fatalf("the purge left %v", left)
+	}
 	a = startArchiver(t, srv, dir)
 	if code := a.wait(t, 30*time.Second); code != 9 {
 		t.Fatalf("archiver after a purge: exit %d, want 9:\n%s", code, a.stderr)
