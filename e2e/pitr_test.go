@@ -404,25 +404,11 @@ func TestPITRFaults(t *testing.T) {
 	a.stop(t)
 
 	// Purged before archived: a gap, exit 9, one line that says what to do.
-	var current string
 	srv.Exec(t, "", "FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
 	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('lost', 5)")
 	srv.Exec(t, "", "FLUSH BINARY LOGS")
-	mustScan(t, db.QueryRow("SELECT @@log_bin_basename"), &current)
-	rows, err := db.Query("SHOW BINARY LOGS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last string
-	for rows.Next() {
-		var name string
-		var size any
-		if err := rows.Scan(&name, &size); err != nil {
-			t.Fatal(err)
-		}
-		last = name
-	}
-	rows.Close()
+	logs := binaryLogs(t, db)
+	last := logs[len(logs)-1]
 	// The server keeps a file a replication thread still reads: wait for
 	// the stopped archiver's thread to go before purging.
 	waitFor(t, "the archiver's replication thread to end", func() bool {
@@ -431,7 +417,7 @@ func TestPITRFaults(t *testing.T) {
 		return n == 0
 	})
 	srv.Exec(t, "", "PURGE BINARY LOGS TO '"+last+"'")
-	if left := column(t, db, "SHOW BINARY LOGS"); len(left) != 1 {
+	if left := binaryLogs(t, db); len(left) != 1 {
 		t.Fatalf("the purge left %v", left)
 	}
 	a = startArchiver(t, srv, dir)
@@ -517,6 +503,29 @@ func withoutAutoIncrement(state map[string]string) map[string]string {
 }
 
 var autoIncrement = regexp.MustCompile(` AUTO_INCREMENT=[0-9]+`)
+
+// binaryLogs lists the server's binary log files.
+func binaryLogs(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query("SHOW BINARY LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		var size any
+		if err := rows.Scan(&name, &size); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 // column returns the first column of a query's rows.
 func column(t *testing.T, db *sql.DB, query string, args ...any) []string {
