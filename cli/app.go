@@ -67,7 +67,8 @@ const exitCodesHelp = `EXIT CODES:
         segments that do not follow each other), or a statement in the range a restore
         to a moment would replay that cannot be replayed (the message names it)
    130  interrupted by SIGINT or SIGTERM (dump: nothing left under the final name;
-        restore: the target database as it was, except with --in-place --force)`
+        restore: the target database as it was, except with --in-place --force;
+        binlog: the way to stop it, finished files archived, the rest resumable)`
 
 // Stdio are the standard streams a run uses.
 type Stdio struct {
@@ -205,6 +206,8 @@ func leftBehind(command string, err error) string {
 		return "nothing was written under the final name"
 	case "report":
 		return "nothing was written under the final names"
+	case "binlog":
+		return "every finished file is archived; the one being written stays in the spool, and the next run continues from its last complete event"
 	case "restore":
 		if errors.Is(err, restore.ErrTargetChanged) {
 			return ""

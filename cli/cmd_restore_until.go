@@ -64,9 +64,10 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	if err != nil {
 		return err
 	}
-	d, err := pickDump(dumps, source, target)
+	loc := serverZone(c.Context, db)
+	d, err := pickDump(dumps, source, target, loc)
 	if err != nil {
-		return fmt.Errorf("%w (%s)", err, restorableRange(dumps, af))
+		return fmt.Errorf("%w (%s)", err, restorableRange(dumps, af, loc))
 	}
 	if err := af.checkFrom(d.header.BinlogFile); err != nil {
 		return err
@@ -78,7 +79,7 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	defer os.RemoveAll(tmp)
 	plan, err := e.planReplay(c, af, pl, tmp, d, source, target)
 	if err != nil {
-		return fmt.Errorf("%w (%s)", err, restorableRange(dumps, af))
+		return fmt.Errorf("%w (%s)", err, restorableRange(dumps, af, loc))
 	}
 	cfg, err := conn.Config()
 	if err != nil {
@@ -106,7 +107,7 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	if err := mem.finish(e.restore(c, opts, conn, rd, name)); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, describePlan(opts.Database, d, plan))
+	fmt.Fprintln(e.stdout, describePlan(opts.Database, d, plan, loc))
 	return nil
 }
 
@@ -116,15 +117,15 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 const replayClientEnv = "LMS_BACKUP_TEST_REPLAY_CLIENT"
 
 // describePlan is the line that says where the restore stopped.
-func describePlan(target string, d dumpRef, p *binlog.Plan) string {
+func describePlan(target string, d dumpRef, p *binlog.Plan, loc *time.Location) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: restored dump %s (taken %s) and replayed %d transactions of %s from %s",
-		target, d.name, d.header.Started.Local().Format(time.DateTime+" -07:00"), p.Transactions, p.Database, p.From)
+		target, d.name, moment(d.header.Started, loc), p.Transactions, p.Database, p.From)
 	if !p.Last.IsZero() {
-		fmt.Fprintf(&b, "; the last transaction before the stop is GTID %s, committed %s", p.Last, p.LastTime.Local().Format(time.DateTime+" -07:00"))
+		fmt.Fprintf(&b, "; the last transaction before the stop is GTID %s, committed %s", p.Last, moment(p.LastTime, loc))
 	}
 	if !p.Next.IsZero() {
-		fmt.Fprintf(&b, "; stopped at %s before GTID %s, committed %s", p.Stop, p.Next, p.NextTime.Local().Format(time.DateTime+" -07:00"))
+		fmt.Fprintf(&b, "; stopped at %s before GTID %s, committed %s", p.Stop, p.Next, moment(p.NextTime, loc))
 	} else {
 		fmt.Fprintf(&b, "; stopped at %s", p.Stop)
 	}
@@ -162,9 +163,21 @@ func parseMoment(ctx context.Context, db *sql.DB, s string) (time.Time, error) {
 	return t.Add(-time.Duration(offset.Int64) * time.Second).UTC(), nil
 }
 
+// serverZone is the server's time zone as it is now (its offset), for
+// the moments a restore to a moment prints: the user gave --until in it.
+// The local zone when the server does not say.
+func serverZone(ctx context.Context, db *sql.DB) *time.Location {
+	var offset sql.NullInt64
+	err := db.QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&offset)
+	if err != nil || !offset.Valid {
+		return time.Local
+	}
+	return time.FixedZone("server", int(offset.Int64))
+}
+
 // pickDump is the newest dump of source that precedes the target and
 // records a binary log position.
-func pickDump(dumps []dumpRef, source string, target binlog.Target) (dumpRef, error) {
+func pickDump(dumps []dumpRef, source string, target binlog.Target, loc *time.Location) (dumpRef, error) {
 	var best *dumpRef
 	for i := range dumps {
 		d := &dumps[i]
@@ -181,7 +194,7 @@ func pickDump(dumps []dumpRef, source string, target binlog.Target) (dumpRef, er
 	}
 	if best == nil {
 		if !target.Until.IsZero() {
-			return dumpRef{}, fmt.Errorf("%w: no dump of %s with a binary log position was taken before %s", binlog.ErrOutOfRange, source, target.Until.Local().Format(time.DateTime+" -07:00"))
+			return dumpRef{}, fmt.Errorf("%w: no dump of %s with a binary log position was taken before %s", binlog.ErrOutOfRange, source, moment(target.Until, loc))
 		}
 		return dumpRef{}, fmt.Errorf("%w: no dump of %s with a binary log position precedes transaction %s", binlog.ErrOutOfRange, source, target.UntilGTID)
 	}

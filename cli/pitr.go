@@ -372,7 +372,7 @@ func (f *fetcher) skipTo(name string) {
 
 // restorableRange says which moments a restore can reach from the dumps
 // and the archive, for messages.
-func restorableRange(dumps []dumpRef, af *archivedFiles) string {
+func restorableRange(dumps []dumpRef, af *archivedFiles, loc *time.Location) string {
 	var first time.Time
 	for _, d := range dumps {
 		if d.header.BinlogFile != "" && slices.Contains(af.names(), d.header.BinlogFile) {
@@ -384,7 +384,7 @@ func restorableRange(dumps []dumpRef, af *archivedFiles) string {
 	if first.IsZero() || err != nil {
 		return "no moment can be restored: no dump in the folder has its binary log position in the archive"
 	}
-	return fmt.Sprintf("a restore can reach %s to %s", first.Local().Format(time.DateTime+" -07:00"), last.Local().Format(time.DateTime+" -07:00"))
+	return fmt.Sprintf("a restore can reach %s to %s", moment(first, loc), moment(last, loc))
 }
 
 // sourceDatabase is the one database whose dumps the folder holds, or
@@ -431,7 +431,7 @@ func (e *appEnv) verifyPlace(c *cli.Context, p *place) error {
 			pos = fmt.Sprintf("binary log %s:%d, GTID %s", d.header.BinlogFile, d.header.BinlogPos, d.header.GTID)
 		}
 		fmt.Fprintf(w, "  %s: database %s, taken %s, %s\n", oneLine(d.name), oneLine(d.header.Database),
-			d.header.Started.Local().Format(time.DateTime+" -07:00"), pos)
+			moment(d.header.Started, time.Local), pos)
 	}
 	arch := e.archiveOf(c, p)
 	checked := af.segs
@@ -451,13 +451,13 @@ func (e *appEnv) verifyPlace(c *cli.Context, p *place) error {
 		fmt.Fprintf(w, "binary log archive: %d segments (checksums OK)", len(af.segs))
 		if len(af.segs) > 0 {
 			fmt.Fprintf(w, ", %s to %s, events from %s to %s", af.segs[0].File, af.segs[len(af.segs)-1].File,
-				af.segs[0].FirstTime.Local().Format(time.DateTime+" -07:00"), af.segs[len(af.segs)-1].LastTime.Local().Format(time.DateTime+" -07:00"))
+				moment(af.segs[0].FirstTime, time.Local), moment(af.segs[len(af.segs)-1].LastTime, time.Local))
 		}
 		for _, s := range af.spooled {
 			fmt.Fprintf(w, "; being written: %s up to position %d", s.File, s.End)
 		}
 		if pm := af.partial; pm != nil {
-			fmt.Fprintf(w, "; being written: %s, uploaded up to position %d (events to %s)", pm.File, pm.End, pm.LastTime.Local().Format(time.DateTime+" -07:00"))
+			fmt.Fprintf(w, "; being written: %s, uploaded up to position %d (events to %s)", pm.File, pm.End, moment(pm.LastTime, time.Local))
 		}
 		fmt.Fprintln(w)
 		if err := af.checkFrom(names[0]); err != nil {
@@ -466,6 +466,11 @@ func (e *appEnv) verifyPlace(c *cli.Context, p *place) error {
 		}
 		fmt.Fprintln(w, "gaps: none")
 	}
-	fmt.Fprintln(w, restorableRange(dumps, af))
+	fmt.Fprintln(w, restorableRange(dumps, af, time.Local))
 	return nil
+}
+
+// moment writes t for people: to the second, in loc, with its offset.
+func moment(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format(time.DateTime + " -07:00")
 }
