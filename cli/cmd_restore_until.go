@@ -120,7 +120,7 @@ const replayClientEnv = "LMS_BACKUP_TEST_REPLAY_CLIENT"
 func describePlan(target string, d dumpRef, p *binlog.Plan, loc *time.Location) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: restored dump %s (taken %s) and replayed %d transactions of %s from %s",
-		target, d.name, moment(d.header.Started, loc), p.Transactions, p.Database, p.From)
+		oneLine(target), oneLine(d.name), moment(d.header.Started, loc), p.Transactions, oneLine(p.Database), p.From)
 	if !p.Last.IsZero() {
 		fmt.Fprintf(&b, "; the last transaction before the stop is GTID %s, committed %s", p.Last, moment(p.LastTime, loc))
 	}
