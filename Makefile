@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/lms-backup
 
-.PHONY: build test demo deps lint bench bench-report fuzz clean
+.PHONY: build test demo deps lint bench bench-report bench-pitr fuzz clean
 
 build:
 	$(GO) build -ldflags "-X lms-backup/cli.version=$(VERSION)" -o $(BIN) .
@@ -42,6 +42,12 @@ bench-report: deps build
 # seeds already run in `make test`); targets are found in the *_test.go
 # files, so a new one is fuzzed without editing this file.
 FUZZTIME ?= 30s
+# bench-pitr times a restore to a moment against a plain restore of the
+# same dump and the server committing the replayed transactions.
+bench-pitr: deps build
+	@command -v /usr/bin/time >/dev/null || { echo "bench-pitr needs GNU time: apt-get install time"; exit 1; }
+	@scripts/bench-pitr.sh $(BIN)
+
 fuzz:
 	@for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')); do \
 	  dir=./$$(dirname $$f); \
