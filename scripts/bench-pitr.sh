@@ -38,6 +38,8 @@ commit=$(python3 -c "import time; print(round(time.time() - $start, 2))")
 now=$(client -N -e "SELECT NOW()")
 while [ "$(client -N -e "SELECT NOW()")" = "$now" ]; do sleep 0.1; done
 moment=$(client -N -e "SELECT NOW()")
+while [ "$(client -N -e "SELECT NOW()")" = "$moment" ]; do sleep 0.1; done
+client lms -e "DELETE FROM payments ORDER BY id DESC LIMIT 1"   # one transaction after the moment
 sleep 2
 kill -TERM "$archiver"; wait "$archiver" || true
 
