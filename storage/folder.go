@@ -83,7 +83,11 @@ func (s *FolderStore) Create(ctx context.Context, name string) (Writer, error) {
 		return nil, folderErr("create", p, err)
 	}
 	w := &folderWriter{f: f, ctx: ctx}
+	// The watcher may run at once (ctx already done): it waits on mu
+	// until stop is set.
+	w.mu.Lock()
 	w.stop = context.AfterFunc(ctx, func() { w.Abort() })
+	w.mu.Unlock()
 	return w, nil
 }
 
@@ -105,9 +109,9 @@ func (w *folderWriter) Write(p []byte) (int, error) {
 }
 
 func (w *folderWriter) Commit() error {
-	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.stop()
 	if !w.aborted && w.ctx.Err() != nil {
 		// Cancelled: abort here rather than race the ctx watcher.
 		w.f.Abort()
@@ -123,9 +127,9 @@ func (w *folderWriter) Commit() error {
 }
 
 func (w *folderWriter) Abort() error {
-	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.stop()
 	err := w.f.Abort()
 	w.aborted = true
 	return err

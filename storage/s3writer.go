@@ -31,7 +31,11 @@ func (s *S3Store) Create(ctx context.Context, name string) (Writer, error) {
 		buf:   allocPart(int(s.cfg.partSize())),
 		limit: s.cfg.partSize() * int64(s.cfg.maxParts()),
 	}
+	// The watcher may run at once (ctx already done): it waits on mu
+	// until stop is set.
+	w.mu.Lock()
 	w.stop = context.AfterFunc(ctx, func() { w.Abort() })
+	w.mu.Unlock()
 	return w, nil
 }
 
@@ -109,9 +113,9 @@ func (w *s3Writer) fail(err error) {
 
 // Commit sends the last part, completes the upload and checks the size.
 func (w *s3Writer) Commit() error {
-	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.stop()
 	if w.err == nil && !w.done && w.ctx.Err() != nil {
 		// Cancelled: abort here rather than race the ctx watcher.
 		w.fail(fmt.Errorf("commit s3://%s/%s: %w", w.s.bucket, w.key, context.Cause(w.ctx)))
@@ -148,9 +152,9 @@ func (w *s3Writer) Commit() error {
 
 // Abort aborts the upload. It is a no-op after Commit or a failure.
 func (w *s3Writer) Abort() error {
-	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.stop()
 	if w.err == nil && !w.done {
 		w.err = fmt.Errorf("write s3://%s/%s: aborted", w.s.bucket, w.key)
 	}

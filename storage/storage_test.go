@@ -361,3 +361,29 @@ func TestOpenLocation(t *testing.T) {
 		t.Error("Open without a bucket succeeded")
 	}
 }
+
+// TestCreateCancelled: a write started with a context that is already done
+// is aborted by its watcher at once; that must not race the writer's own
+// set-up, and Commit must fail.
+func TestCreateCancelled(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for i := range 200 {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				w, err := st.Create(ctx, fmt.Sprintf("cancelled-%d", i))
+				if err != nil {
+					continue // refused up front: fine too
+				}
+				w.Write([]byte("x"))
+				if err := w.Commit(); err == nil {
+					t.Fatal("Commit with a cancelled context succeeded")
+				}
+				w.Abort()
+			}
+			if objs, err := st.List(context.Background(), "cancelled-"); err != nil || len(objs) > 0 {
+				t.Errorf("left %v (%v)", objs, err)
+			}
+		})
+	}
+}
