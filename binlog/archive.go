@@ -101,9 +101,10 @@ func (a *Archive) readManifestAs(ctx context.Context, prefix, name string) (Mani
 // Put archives a finished file: it reads the file twice from open (once to
 // describe it, once to compress it), writes the segment and then its
 // manifest, each atomically. The partial copy of the file, if any, is
-// removed after.
-func (a *Archive) Put(ctx context.Context, file string, open func() (io.ReadCloser, error)) (Manifest, error) {
-	m, err := a.put(ctx, ObjectPrefix, file, open)
+// removed after. gapBefore records that the file does not follow the
+// previous segment and that this was accepted.
+func (a *Archive) Put(ctx context.Context, file string, gapBefore bool, open func() (io.ReadCloser, error)) (Manifest, error) {
+	m, err := a.put(ctx, ObjectPrefix, file, gapBefore, open)
 	if err == nil {
 		a.deletePartial(ctx, file)
 	}
@@ -114,7 +115,7 @@ func (a *Archive) Put(ctx context.Context, file string, open func() (io.ReadClos
 // (open must yield only complete events), replacing the previous partial
 // copy; partial copies of other files are removed.
 func (a *Archive) PutPartial(ctx context.Context, file string, open func() (io.ReadCloser, error)) (Manifest, error) {
-	m, err := a.put(ctx, PartialPrefix, file, open)
+	m, err := a.put(ctx, PartialPrefix, file, false, open)
 	if err != nil {
 		return m, err
 	}
@@ -158,7 +159,7 @@ func (a *Archive) deletePartial(ctx context.Context, file string) {
 	}
 }
 
-func (a *Archive) put(ctx context.Context, prefix, file string, open func() (io.ReadCloser, error)) (Manifest, error) {
+func (a *Archive) put(ctx context.Context, prefix, file string, gapBefore bool, open func() (io.ReadCloser, error)) (Manifest, error) {
 	rc, err := open()
 	if err != nil {
 		return Manifest{}, err
@@ -169,6 +170,7 @@ func (a *Archive) put(ctx context.Context, prefix, file string, open func() (io.
 		return m, fmt.Errorf("archive %s: %w", file, err)
 	}
 	m.File = file
+	m.GapBefore = gapBefore
 	m.Object = prefix + file + ".zst"
 	if a.Seal != nil {
 		m.Object += ".age"
@@ -296,9 +298,16 @@ func (a *Archive) Delete(ctx context.Context, m Manifest) error {
 }
 
 // CheckChain reports the first place where segs (in file order) do not
-// follow each other, as an ErrGap.
-func CheckChain(segs []Manifest) error {
+// follow each other, as an ErrGap; also a gap that was accepted.
+func CheckChain(segs []Manifest) error { return checkChain(segs, false) }
+
+// checkChain is CheckChain that, with accepted, passes over the gaps the
+// segments after them record as accepted.
+func checkChain(segs []Manifest, accepted bool) error {
 	for i := 1; i < len(segs); i++ {
+		if accepted && segs[i].GapBefore {
+			continue
+		}
 		if err := follows(&segs[i-1], segs[i].File); err != nil {
 			return fmt.Errorf("%w: %v", ErrGap, err)
 		}

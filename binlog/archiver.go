@@ -152,7 +152,10 @@ func (a *Archiver) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := CheckChain(segs); err != nil {
+	// A gap the user accepted before (--start-file) is marked in the
+	// segment after it, and does not stop the archiver again; restores and
+	// verify still see it.
+	if err := checkChain(segs, true); err != nil {
 		return err
 	}
 	if len(segs) > 0 {
@@ -414,19 +417,23 @@ func (a *Archiver) sweep(ctx context.Context, checkLast bool) error {
 		if asm.End == 0 {
 			continue
 		}
-		if a.last != nil {
-			if f == a.last.File || FileLess(f, a.last.File) {
-				// Archived before a kill between the segment and the spool's cleanup.
-				if err := a.Spool.Remove(f); err != nil {
-					return err
-				}
-				continue
+		if a.last != nil && (f == a.last.File || FileLess(f, a.last.File)) {
+			// Archived before a kill between the segment and the spool's cleanup.
+			if err := a.Spool.Remove(f); err != nil {
+				return err
 			}
-			if err := follows(a.last, f); err != nil && (a.Opts.StartFile == "" || f != a.Opts.StartFile) {
-				return fmt.Errorf("%w: %v", ErrGap, err)
+			continue
+		}
+		gap := false
+		if a.last != nil {
+			if err := follows(a.last, f); err != nil {
+				if a.Opts.StartFile == "" || f != a.Opts.StartFile {
+					return fmt.Errorf("%w: %v", ErrGap, err)
+				}
+				gap = true // accepted with --start-file; its manifest says so
 			}
 		}
-		m, err := a.Archive.Put(ctx, f, func() (io.ReadCloser, error) {
+		m, err := a.Archive.Put(ctx, f, gap, func() (io.ReadCloser, error) {
 			pr, pw := io.Pipe()
 			go func() { _, err := asm.WriteTo(pw); pw.CloseWithError(err) }()
 			return pr, nil
@@ -434,7 +441,7 @@ func (a *Archiver) sweep(ctx context.Context, checkLast bool) error {
 		if err != nil {
 			return err
 		}
-		if a.last != nil {
+		if a.last != nil && !gap {
 			if err := checkState(a.last, &m); err != nil {
 				a.Log.Warn("the GTID state does not follow on", "err", err)
 			}

@@ -42,6 +42,10 @@ type Manifest struct {
 	Size   int64  `json:"size"`
 	// Archived is when the segment was written.
 	Archived time.Time `json:"archived"`
+	// GapBefore is set when the file does not follow the previous segment
+	// and the archiver was told to go on (--start-file after a purge):
+	// restores cannot cross it.
+	GapBefore bool `json:"gap_before,omitempty"`
 }
 
 // Closed reports whether the file ends with a rotate or stop event: the

@@ -132,6 +132,17 @@ func (af *archivedFiles) checkFrom(from string) error {
 	return nil
 }
 
+// acceptedGap is the newest segment that records an accepted gap before
+// it ("" for none): restores start after it.
+func (af *archivedFiles) acceptedGap() string {
+	for i := len(af.segs) - 1; i >= 0; i-- {
+		if af.segs[i].GapBefore {
+			return af.segs[i].File
+		}
+	}
+	return ""
+}
+
 // lastTime is the time of the newest archived event.
 func (af *archivedFiles) lastTime() (time.Time, error) {
 	if af.partial != nil && !af.partial.LastTime.IsZero() {
@@ -215,8 +226,10 @@ func (f *fetcher) skipTo(name string) {
 // and the archive, for messages.
 func restorableRange(dumps []dumpRef, af *archivedFiles, loc *time.Location) string {
 	var first time.Time
+	gap := af.acceptedGap()
 	for _, d := range dumps {
-		if d.header.BinlogFile != "" && slices.Contains(af.names(), d.header.BinlogFile) {
+		if d.header.BinlogFile != "" && slices.Contains(af.names(), d.header.BinlogFile) &&
+			(gap == "" || !binlog.FileLess(d.header.BinlogFile, gap)) {
 			first = d.header.Started
 			break
 		}
@@ -301,7 +314,12 @@ func (e *appEnv) verifyPlace(c *cli.Context, p *place) error {
 			fmt.Fprintf(w, "; being written: %s, uploaded up to position %d (events to %s)", pm.File, pm.End, moment(pm.LastTime, time.Local))
 		}
 		fmt.Fprintln(w)
-		if err := af.checkFrom(names[0]); err != nil {
+		from := names[0]
+		if gap := af.acceptedGap(); gap != "" {
+			fmt.Fprintf(w, "accepted gap: %s does not follow the segment before it (the archiver was started with --start-file after a purge); no restore reaches across it\n", gap)
+			from = gap
+		}
+		if err := af.checkFrom(from); err != nil {
 			fmt.Fprintf(w, "gaps: %s\n", oneLine(err.Error()))
 			return err
 		}
