@@ -64,6 +64,7 @@ type Archiver struct {
 	Spool   Spool
 	DB      *sql.DB       // for the checks and the list of binary logs
 	Config  *mysql.Config // how mariadb-binlog connects
+	TLS     ClientTLS     // and with which TLS
 	Log     *slog.Logger
 	Opts    ArchiverOptions
 
@@ -255,7 +256,7 @@ func (a *Archiver) stream(ctx context.Context, from resume, poll time.Duration) 
 	if err != nil {
 		return err
 	}
-	cnf, err := writeClientConfig(a.Spool.Dir, a.Config)
+	cnf, err := writeClientConfig(a.Spool.Dir, a.Config, a.TLS)
 	if err != nil {
 		return err
 	}
@@ -489,9 +490,19 @@ func (a *Archiver) uploadPartial(ctx context.Context) error {
 	return nil
 }
 
+// ClientTLS is the TLS the stock clients use, in the MySQL terms of
+// --ssl-mode: DISABLED, PREFERRED ("" too), REQUIRED, VERIFY_CA,
+// VERIFY_IDENTITY.
+type ClientTLS struct {
+	Mode          string
+	CA, Cert, Key string
+}
+
 // writeClientConfig writes a 0600 option file for the stock clients, so
 // that the password is in neither their argv nor their environment.
-func writeClientConfig(dir string, cfg *mysql.Config) (string, error) {
+// PREFERRED is left to the client's default; the mariadb clients verify a
+// certificate only with its host name, so VERIFY_CA checks the name too.
+func writeClientConfig(dir string, cfg *mysql.Config, t ClientTLS) (string, error) {
 	var b bytes.Buffer
 	b.WriteString("[client]\n")
 	put := func(k, v string) error {
@@ -528,8 +539,21 @@ func writeClientConfig(dir string, cfg *mysql.Config) (string, error) {
 			return "", err
 		}
 	}
-	if cfg.TLS != nil || cfg.TLSConfig != "" && cfg.TLSConfig != "false" {
+	switch strings.ToUpper(t.Mode) {
+	case "DISABLED":
+		b.WriteString("skip-ssl\n")
+	case "REQUIRED":
 		b.WriteString("ssl\n")
+	case "VERIFY_CA", "VERIFY_IDENTITY":
+		b.WriteString("ssl\nssl-verify-server-cert\n")
+	}
+	for _, kv := range [][2]string{{"ssl-ca", t.CA}, {"ssl-cert", t.Cert}, {"ssl-key", t.Key}} {
+		if kv[1] == "" {
+			continue
+		}
+		if err := put(kv[0], kv[1]); err != nil {
+			return "", err
+		}
 	}
 	f, err := os.CreateTemp(dir, ".client-*.cnf")
 	if err != nil {

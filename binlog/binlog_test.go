@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,7 +342,7 @@ func FuzzClientConfig(f *testing.F) {
 	f.Add("u\nssl=0", "p", "s")
 	f.Fuzz(func(t *testing.T, user, pass, sock string) {
 		dir := t.TempDir()
-		path, err := writeClientConfig(dir, &mysql.Config{User: user, Passwd: pass, Net: "unix", Addr: sock})
+		path, err := writeClientConfig(dir, &mysql.Config{User: user, Passwd: pass, Net: "unix", Addr: sock}, ClientTLS{})
 		if err != nil {
 			if !strings.ContainsAny(user+pass+sock, "\n\r\x00") {
 				t.Fatalf("refused %q %q %q: %v", user, pass, sock, err)
@@ -401,4 +402,30 @@ func FuzzRenamedDrop(f *testing.F) {
 			t.Fatalf("renamed names %q", again)
 		}
 	})
+}
+
+func TestClientConfigTLS(t *testing.T) {
+	cfg := &mysql.Config{User: "backup", Passwd: "pw", Net: "tcp", Addr: "db.example:3307"}
+	for _, c := range []struct {
+		tls  ClientTLS
+		want []string
+	}{
+		{ClientTLS{Mode: "VERIFY_IDENTITY", CA: "/etc/ca dir/ca.pem"}, []string{"ssl", "ssl-verify-server-cert", `ssl-ca = "/etc/ca dir/ca.pem"`}},
+		{ClientTLS{Mode: "verify_ca", CA: "/ca.pem", Cert: "/c.pem", Key: "/k.pem"}, []string{"ssl-verify-server-cert", `ssl-cert = "/c.pem"`, `ssl-key = "/k.pem"`}},
+		{ClientTLS{Mode: "REQUIRED"}, []string{"ssl"}},
+		{ClientTLS{Mode: "DISABLED"}, []string{"skip-ssl"}},
+		{ClientTLS{}, []string{"protocol = TCP", `host = "db.example"`, `port = "3307"`}},
+	} {
+		path, err := writeClientConfig(t.TempDir(), cfg, c.tls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(path)
+		lines := strings.Split(string(data), "\n")
+		for _, w := range c.want {
+			if !slices.Contains(lines, w) {
+				t.Errorf("%+v: no line %q in\n%s", c.tls, w, data)
+			}
+		}
+	}
 }

@@ -469,6 +469,7 @@ func head(text []byte) string {
 // ReplayOptions say how Replay runs the stock clients.
 type ReplayOptions struct {
 	Config   *mysql.Config // the server to replay into
+	TLS      ClientTLS     // and with which TLS
 	Staging  string        // the database the events go to
 	TempDir  string        // for the client option file
 	Binlog   string        // mariadb-binlog; "" for the one in PATH
@@ -484,7 +485,7 @@ func Replay(ctx context.Context, p *Plan, o ReplayOptions) error {
 	if strings.Contains(p.Database, "->") || strings.Contains(o.Staging, "->") {
 		return fmt.Errorf("%w: a database name containing -> cannot be renamed by mariadb-binlog", ErrUnsafe)
 	}
-	cnf, err := writeClientConfig(o.TempDir, o.Config)
+	cnf, err := writeClientConfig(o.TempDir, o.Config, o.TLS)
 	if err != nil {
 		return err
 	}

@@ -123,6 +123,10 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 	if err != nil {
 		return err
 	}
+	tls, err := conn.ClientTLS()
+	if err != nil {
+		return err
+	}
 	// The spool holds the server's data as mariadb-binlog writes it: no
 	// other user may read it, whatever mode mariadb-binlog gives files.
 	syscall.Umask(0o077)
@@ -162,7 +166,7 @@ func (e *appEnv) runBinlog(c *cli.Context, f *binlogFlags) error {
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return outputError{fmt.Errorf("create the spool: %w", err)}
 	}
-	a := &binlog.Archiver{Archive: arch, Spool: binlog.Spool{Dir: spool}, DB: db, Config: cfg,
+	a := &binlog.Archiver{Archive: arch, Spool: binlog.Spool{Dir: spool}, DB: db, Config: cfg, TLS: binlog.ClientTLS(tls),
 		Log: e.log.With("component", "binlog"),
 		Opts: binlog.ArchiverOptions{StartFile: start, ReplicaID: uint32(f.replicaID), StallTimeout: f.stall, UploadEvery: f.every,
 			OnSegment: func(m binlog.Manifest) { e.out.rows += int64(m.Transactions) }}}

@@ -85,6 +85,10 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 	if err != nil {
 		return err
 	}
+	tls, err := conn.ClientTLS()
+	if err != nil {
+		return err
+	}
 	log := e.log.With("component", "restore", "database", opts.Database)
 	log.Info("restore to a moment", "dump", d.name, "from", plan.From.String(), "stop", plan.Stop.String(),
 		"transactions", plan.Transactions, "skipped_other_databases", plan.Other)
@@ -92,7 +96,7 @@ func (e *appEnv) restoreUntil(c *cli.Context, f *restoreFlags, conn dbconn.Optio
 		if plan.Transactions == 0 {
 			return nil
 		}
-		return binlog.Replay(ctx, plan, binlog.ReplayOptions{Config: cfg, Staging: staging, TempDir: tmp,
+		return binlog.Replay(ctx, plan, binlog.ReplayOptions{Config: cfg, TLS: binlog.ClientTLS(tls), Staging: staging, TempDir: tmp,
 			Client: os.Getenv(replayClientEnv)})
 	}
 	rd, name, err := e.openDump(c, d.path)

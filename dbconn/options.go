@@ -266,3 +266,28 @@ func first(values ...string) string {
 	}
 	return ""
 }
+
+// ClientTLS is the TLS a connection uses, as the stock clients' options
+// say it: for the mariadb-binlog and mariadb programs lms-backup runs.
+type ClientTLS struct {
+	Mode          string // DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY
+	CA, Cert, Key string // file paths, may be empty
+}
+
+// ClientTLS resolves the TLS settings from the options and the defaults
+// file as Config does. With a DSN only the --ssl-* options count.
+func (o Options) ClientTLS() (ClientTLS, error) {
+	if o.DSN != "" {
+		mode, _ := parseSSLMode(o.SSLMode)
+		return ClientTLS{Mode: mode, CA: o.SSLCA, Cert: o.SSLCert, Key: o.SSLKey}, nil
+	}
+	fset, err := o.readDefaults()
+	if err != nil {
+		return ClientTLS{}, err
+	}
+	r, err := o.merge(fset)
+	if err != nil {
+		return ClientTLS{}, err
+	}
+	return ClientTLS{Mode: r.sslMode, CA: r.sslCA, Cert: r.sslCert, Key: r.sslKey}, nil
+}

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,6 +81,7 @@ func TestTLS(t *testing.T) {
 		"CREATE USER 'tls'@'127.0.0.1' IDENTIFIED BY 'tls-pw-9' REQUIRE SSL", "GRANT ALL ON *.* TO 'tls'@'127.0.0.1'")
 
 	tcp := []string{"--no-defaults", "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--user", "tls"}
+	caFile := filepath.Join(dir, "ca.pem")
 	env := []string{"MYSQL_PWD=tls-pw-9"}
 	tests := []struct {
 		name string
@@ -111,4 +113,35 @@ func TestTLS(t *testing.T) {
 			}
 		})
 	}
+
+	// The archiver's mariadb-binlog connects with the same TLS settings
+	// (the account refuses any other), from its 0600 option file.
+	t.Run("binlog archiver", func(t *testing.T) {
+		dir := t.TempDir()
+		verify := []string{"--ssl-mode", "VERIFY_IDENTITY", "--ssl-ca", caFile}
+		r := run(t, nil, env, append(append([]string{"--quiet", "dump", "-D", "tlsdb", "-o", dir + "/"}, tcp...), verify...)...)
+		if r.code != 0 {
+			t.Fatalf("dump: exit %d\n%s", r.code, r.stderr)
+		}
+		a := &archiver{stderr: &syncBuffer{}, done: make(chan struct{})}
+		a.cmd = exec.Command(bin, append(append([]string{"binlog", "-o", dir}, tcp...), verify...)...)
+		a.cmd.Env = append(os.Environ(), env...)
+		a.cmd.Stderr = a.stderr
+		if err := a.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { a.cmd.Wait(); a.code = a.cmd.ProcessState.ExitCode(); close(a.done) }()
+		t.Cleanup(func() { a.cmd.Process.Kill(); <-a.done })
+		srv.Exec(t, "", "INSERT INTO tlsdb.t VALUES (2)", "FLUSH BINARY LOGS")
+		waitFor(t, "a segment archived over TLS", func() bool {
+			if !a.running() {
+				t.Fatalf("the archiver exited %d:\n%s", a.code, a.stderr)
+			}
+			return strings.Contains(a.stderr.String(), "archived a binary log file")
+		}, a.stderr.String)
+		a.stop(t)
+		if strings.Contains(a.stderr.String(), "tls-pw-9") {
+			t.Error("the archiver's log shows the password")
+		}
+	})
 }
