@@ -782,6 +782,28 @@ func TestBinlogChecks(t *testing.T) {
 			t.Errorf("exit %d, want 3 naming the grant:\n%s", r.code, r.stderr)
 		}
 	})
+	t.Run("bad restore --until input", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "x.sql.zst")
+		os.WriteFile(file, []byte("x"), 0o600)
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--until", "yesterday", dir}, "YYYY-MM-DD HH:MM:SS"},
+			{[]string{"--until-gtid", "0-1", dir}, "DOMAIN-SERVER-SEQUENCE"},
+			{[]string{"--until", "2026-12-02 10:00:00", "--until-gtid", "0-1-2", dir}, "not both"},
+			{[]string{"--until", "2026-12-02 10:00:00", "--in-place", dir}, "drop --in-place"},
+			{[]string{"--until", "2026-12-02 10:00:00", file}, "not a folder"},
+			{[]string{"--until", "2026-12-02 10:00:00"}, "name it"},
+			{[]string{"--until", "2026-12-02 10:00:00", "--source-database", "nope", dir}, "no dump of database nope"},
+		} {
+			r := run(t, nil, nil, append(append([]string{"restore", "-D", "never_made"}, connArgs(srv)...), c.args...)...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != 2 || !strings.Contains(r.stderr, c.want) || len(lines) != 1 {
+				t.Errorf("restore %v: exit %d, want 2 and one line with %q:\n%s", c.args, r.code, c.want, r.stderr)
+			}
+		}
+	})
 	t.Run("log_bin off", func(t *testing.T) {
 		off := testdb.StartExtra(t, "--skip-log-bin")
 		r := run(t, nil, nil, append([]string{"binlog", "-o", t.TempDir(), "--start-file", "binlog.000001"}, connArgs(off)...)...)
