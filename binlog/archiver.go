@@ -559,7 +559,8 @@ func writeClientConfig(dir string, cfg *mysql.Config, t ClientTLS) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("write the client option file: %w", err)
 	}
-	if err := f.Chmod(0o600); err == nil {
+	err = f.Chmod(0o600)
+	if err == nil {
 		_, err = f.Write(b.Bytes())
 	}
 	if cerr := f.Close(); err == nil {
