@@ -23,13 +23,21 @@ type metaResults struct {
 
 // metaJobs returns the summary, aging and daily queries as jobs that fill
 // res: one job per query, so that they spread over the connections.
+// Figures whose queries differ only in the value they select are one
+// query (see groupFigures).
 func (t *Template) metaJobs(r *strings.Replacer, month time.Time, res *metaResults) []job {
 	res.figures = make([]sql.NullString, len(t.Summary))
 	var jobs []job
-	for i, f := range t.Summary {
-		jobs = append(jobs, job{name: "summary " + f.Key, meta: true, run: func(ctx context.Context, conn *sql.Conn) (int64, error) {
-			if err := conn.QueryRowContext(ctx, r.Replace(f.SQL)).Scan(&res.figures[i]); err != nil {
-				return 0, fmt.Errorf("summary %s: %w", f.Key, err)
+	for _, g := range groupFigures(t.Summary) {
+		keys := make([]string, len(g.idx))
+		dest := make([]any, len(g.idx))
+		for j, i := range g.idx {
+			keys[j], dest[j] = t.Summary[i].Key, &res.figures[i]
+		}
+		name := "summary " + strings.Join(keys, ", ")
+		jobs = append(jobs, job{name: name, meta: true, run: func(ctx context.Context, conn *sql.Conn) (int64, error) {
+			if err := conn.QueryRowContext(ctx, r.Replace(g.sql)).Scan(dest...); err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
 			}
 			return 1, nil
 		}})

@@ -83,6 +83,7 @@ for line in open(f"{work}/alone"):
     i, end, start = line.split()
     alone[names[int(i) - 1]] = float(end) - float(start)
 server, client, waited, files = collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list)
+shared = {}
 for f in sorted(glob.glob(f"{work}/log-*.json")):
     for line in open(f):
         try:
@@ -90,7 +91,11 @@ for f in sorted(glob.glob(f"{work}/log-*.json")):
         except ValueError:
             continue
         if d.get("msg") == "query done":
-            server[d["query"]].append(d["server"])
+            # Figures over the same rows are one query: "summary a, b".
+            q = d["query"].split(", ")
+            server[q[0]].append(d["server"])
+            for k in q[1:]:
+                shared["summary " + k] = q[0]
         elif d.get("msg") == "part written":
             client["part " + d["part"]].append(d["client"])
             waited["part " + d["part"]].append(d["waited"])
@@ -102,7 +107,8 @@ print(f"Breakdown (medians of {runs} report runs; the stock client's column is o
 print("| query | stock client alone s | on the report's connection s | writers s (part) | writers waited s |")
 print("|---|---|---|---|---|")
 for n in names:
-    print(f"| {n} | {alone.get(n, 0):.2f} | {med(server[n])} | {med(client[n])} | {med(waited[n])} |")
+    mine = f"in the query of {shared[n][8:]}" if n in shared else med(server[n])
+    print(f"| {n} | {alone.get(n, 0):.2f} | {mine} | {med(client[n])} | {med(waited[n])} |")
 print(f"| sum | {sum(alone.values()):.2f} | {sum(statistics.median(v) for v in server.values() if v):.2f} | "
       f"{sum(statistics.median(v) for v in client.values() if v):.2f} | |")
 print(f"\nClosing the files (workbook and PDF side by side, after the last row): {med(files['wall'])} s wall, {med(files['cpu'])} s CPU.")
