@@ -13,6 +13,7 @@ SCALE=${BENCH_SCALE:-100}
 RUNS=${BENCH_RUNS:-3}
 MONTH=${BENCH_MONTH:-2024-03}
 . "$(dirname "$0")/lib.sh"
+version=$(git describe --always --dirty 2>/dev/null || echo dev) # of the binary make built just before
 work=$(mktemp -d /tmp/lms-bench-report.XXXXXX)
 start_server "$work" --innodb-buffer-pool-size=2G
 conn=(--no-defaults --socket "$sock" --user root)
@@ -117,4 +118,4 @@ PY
 echo "$report"
 echo
 echo "$breakdown"
-{ echo; echo "## Monthly report"; echo; echo "Produced by \`make bench-report\` (scripts/bench-report.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, lms-backup $(git describe --always --dirty 2>/dev/null || echo dev)."; echo; echo "$report"; echo; echo "$breakdown"; } >>BENCHMARKS.md
+{ echo; echo "## Monthly report"; echo; echo "Produced by \`make bench-report\` (scripts/bench-report.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, lms-backup $version${BENCH_THREADS:+, report --threads $BENCH_THREADS}."; echo; echo "$report"; echo; echo "$breakdown"; } >>BENCHMARKS.md
