@@ -45,10 +45,12 @@ func reportCommand(env *appEnv) *cli.Command {
 		UsageText: "lms-backup report --database DB --month YYYY-MM [--out DIR] [--format xlsx,pdf] [--lang ar|en] [options]",
 		Description: `Runs the report definition (built in: templates/loans.json; or --template
 FILE) for one month inside one read-only snapshot and streams every row to
-loans-YYYY-MM.xlsx and loans-YYYY-MM.pdf in --out. Rows are read with keyset
-cursors and never held whole; the PDF shows at most --pdf-max-rows rows per
-table (the workbook has them all). Files appear only when complete (mode
-0600). A month without any data still gets a report, with a warning.
+loans-YYYY-MM.xlsx and loans-YYYY-MM.pdf in --out. The queries run on
+--threads connections that share the snapshot; each part's rows pass
+through a temp file in --out and are never held whole; the PDF shows at
+most --pdf-max-rows rows per table (the workbook has them all). Files
+appear only when complete (mode 0600). A month without any data still gets
+a report, with a warning.
 
 EXAMPLES:
    lms-backup report --database lms --month 2024-03
