@@ -11,20 +11,79 @@ import (
 	"lms-backup/report/model"
 )
 
-// meta runs the summary, aging and daily queries and returns what comes
-// before the parts, and whether every summary figure is null or zero.
-func (t *Template) meta(ctx context.Context, conn *sql.Conn, r *strings.Replacer, o Options, month time.Time, database string) (*model.Meta, bool, error) {
+// metaResults are the answers of the queries that come before the parts,
+// each written by one job (so by one goroutine) and read after all of
+// them are done.
+type metaResults struct {
+	figures []sql.NullString // one per summary figure
+	counts  []int64          // aging, per bucket
+	amounts []string         // aging, per bucket
+	daily   []model.DailyPoint
+}
+
+// metaJobs returns the summary, aging and daily queries as jobs that fill
+// res: one job per query, so that they spread over the connections.
+// Figures whose queries differ only in the value they select are one
+// query (see groupFigures).
+func (t *Template) metaJobs(r *strings.Replacer, month time.Time, res *metaResults) []job {
+	res.figures = make([]sql.NullString, len(t.Summary))
+	var jobs []job
+	for _, g := range groupFigures(t.Summary) {
+		keys := make([]string, len(g.idx))
+		dest := make([]any, len(g.idx))
+		for j, i := range g.idx {
+			keys[j], dest[j] = t.Summary[i].Key, &res.figures[i]
+		}
+		name := "summary " + strings.Join(keys, ", ")
+		jobs = append(jobs, job{name: name, meta: true, run: func(ctx context.Context, conn *sql.Conn) (int64, error) {
+			if err := conn.QueryRowContext(ctx, r.Replace(g.sql)).Scan(dest...); err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
+			}
+			return 1, nil
+		}})
+	}
+	jobs = append(jobs, job{name: "aging", meta: true, run: func(ctx context.Context, conn *sql.Conn) (int64, error) {
+		var err error
+		res.counts, res.amounts, err = t.agingBuckets(ctx, conn, r)
+		return int64(len(res.counts)), err
+	}})
+	for d := month; d.Before(month.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
+		res.daily = append(res.daily, model.DailyPoint{Day: d})
+	}
+	// The map is only read by the two jobs; each adds to its own field.
+	days := make(map[string]*model.DailyPoint, len(res.daily))
+	for i := range res.daily {
+		days[res.daily[i].Day.Format("2006-01-02")] = &res.daily[i]
+	}
+	for _, d := range []struct {
+		name, sql string
+		into      func(*model.DailyPoint, float64)
+	}{
+		{"daily collections", t.Daily.CollectionsSQL, func(p *model.DailyPoint, v float64) { p.Collections += v }},
+		{"daily disbursements", t.Daily.DisbursementsSQL, func(p *model.DailyPoint, v float64) { p.Disbursements += v }},
+	} {
+		jobs = append(jobs, job{name: d.name, meta: true, run: func(ctx context.Context, conn *sql.Conn) (int64, error) {
+			return dailySums(ctx, conn, r.Replace(d.sql), days, d.into)
+		}})
+	}
+	return jobs
+}
+
+// assembleMeta builds what comes before the parts from the answers of the
+// meta jobs, and reports whether every summary figure is null or zero.
+func (t *Template) assembleMeta(res *metaResults, o Options, month time.Time, database string) (*model.Meta, bool, error) {
 	m := t.newMeta(o, month, database)
-	empty, err := t.summary(ctx, conn, r, m)
-	if err != nil {
-		return nil, false, err
+	empty := true
+	for i, f := range t.Summary {
+		raw := res.figures[i]
+		v := toValue(f.Kind, []byte(raw.String), !raw.Valid)
+		if !v.Null && v.Num != 0 {
+			empty = false
+		}
+		m.Summary = append(m.Summary, model.Figure{Key: f.Key, Label: f.Label[m.Lang], Kind: f.Kind, Decimals: f.Decimals, Value: v})
 	}
-	if m.Aging, err = t.aging(ctx, conn, r, m.Lang, m.Labels["aging"]); err != nil {
-		return nil, false, err
-	}
-	if m.Daily, err = t.daily(ctx, conn, r, month); err != nil {
-		return nil, false, err
-	}
+	m.Aging = t.agingTable(res.counts, res.amounts, m.Lang, m.Labels["aging"])
+	m.Daily = res.daily
 	return m, empty, nil
 }
 
@@ -39,37 +98,15 @@ func (t *Template) newMeta(o Options, month time.Time, database string) *model.M
 	return m
 }
 
-// summary runs each figure's query into m.Summary and reports whether
-// every figure is null or zero.
-func (t *Template) summary(ctx context.Context, conn *sql.Conn, r *strings.Replacer, m *model.Meta) (bool, error) {
-	empty := true
-	for _, f := range t.Summary {
-		var raw sql.NullString
-		if err := conn.QueryRowContext(ctx, r.Replace(f.SQL)).Scan(&raw); err != nil {
-			return false, fmt.Errorf("summary %s: %w", f.Key, err)
-		}
-		v := toValue(f.Kind, []byte(raw.String), !raw.Valid)
-		if !v.Null && v.Num != 0 {
-			empty = false
-		}
-		m.Summary = append(m.Summary, model.Figure{Key: f.Key, Label: f.Label[m.Lang], Kind: f.Kind, Decimals: f.Decimals, Value: v})
-	}
-	return empty, nil
-}
-
-// aging runs the aging query and returns the table: one row per bucket of
-// the template, in its order, zero where the query returned none.
-func (t *Template) aging(ctx context.Context, conn *sql.Conn, r *strings.Replacer, lang, title string) (model.Table, error) {
+// agingTable is the aging table: one row per bucket of the template, in
+// its order, zero where the query returned none.
+func (t *Template) agingTable(counts []int64, amounts []string, lang, title string) model.Table {
 	h := t.Aging.Headings[lang]
 	tab := model.Table{Title: title, Columns: []model.Column{
 		{Key: "bucket", Heading: h[0], Kind: model.KindText, Width: 16},
 		{Key: "count", Heading: h[1], Kind: model.KindInteger, Width: 12, Total: true},
 		{Key: "amount", Heading: h[2], Kind: model.KindMoney, Decimals: 3, Width: 16, Total: true},
 	}}
-	counts, amounts, err := t.agingBuckets(ctx, conn, r)
-	if err != nil {
-		return model.Table{}, err
-	}
 	for i, b := range t.Aging.Buckets {
 		amt := amounts[i]
 		if amt == "" {
@@ -81,7 +118,7 @@ func (t *Template) aging(ctx context.Context, conn *sql.Conn, r *strings.Replace
 			toValue(model.KindMoney, []byte(amt), false),
 		})
 	}
-	return tab, nil
+	return tab
 }
 
 // agingBuckets runs the aging query: (bucket 1..n, count, amount) rows
@@ -113,47 +150,28 @@ func (t *Template) agingBuckets(ctx context.Context, conn *sql.Conn, r *strings.
 	return counts, amounts, nil
 }
 
-// daily returns one point per day of the month with the sums of the
-// collections and disbursements queries; days outside the month that a
-// query returns are ignored.
-func (t *Template) daily(ctx context.Context, conn *sql.Conn, r *strings.Replacer, month time.Time) ([]model.DailyPoint, error) {
-	var points []model.DailyPoint
-	for d := month; d.Before(month.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
-		points = append(points, model.DailyPoint{Day: d})
-	}
-	days := make(map[string]*model.DailyPoint, len(points))
-	for i := range points {
-		days[points[i].Day.Format("2006-01-02")] = &points[i]
-	}
-	if err := dailySums(ctx, conn, r.Replace(t.Daily.CollectionsSQL), days, func(p *model.DailyPoint, v float64) { p.Collections += v }); err != nil {
-		return nil, err
-	}
-	if err := dailySums(ctx, conn, r.Replace(t.Daily.DisbursementsSQL), days, func(p *model.DailyPoint, v float64) { p.Disbursements += v }); err != nil {
-		return nil, err
-	}
-	return points, nil
-}
-
 // dailySums runs query, which returns (date, amount) rows, and adds each
 // amount to its day with into.
-func dailySums(ctx context.Context, conn *sql.Conn, query string, days map[string]*model.DailyPoint, into func(*model.DailyPoint, float64)) error {
+func dailySums(ctx context.Context, conn *sql.Conn, query string, days map[string]*model.DailyPoint, into func(*model.DailyPoint, float64)) (int64, error) {
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
-		return fmt.Errorf("daily: %w", err)
+		return 0, fmt.Errorf("daily: %w", err)
 	}
 	defer rows.Close()
+	var n int64
 	for rows.Next() {
 		var day string
 		var v sql.NullFloat64
 		if err := rows.Scan(&day, &v); err != nil {
-			return fmt.Errorf("daily: %w", err)
+			return n, fmt.Errorf("daily: %w", err)
 		}
 		if p := days[day]; p != nil {
 			into(p, v.Float64)
 		}
+		n++
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("daily: %w", err)
+		return n, fmt.Errorf("daily: %w", err)
 	}
-	return nil
+	return n, nil
 }

@@ -7,10 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"lms-backup/fixture"
 	"lms-backup/internal/testdb"
@@ -303,5 +306,68 @@ func TestParseMonth(t *testing.T) {
 	}
 	if m, err := ParseMonth("2024-02"); err != nil || m.Month() != time.February {
 		t.Errorf("ParseMonth(2024-02) = %v, %v", m, err)
+	}
+}
+
+// TestSameReportWhateverTheConnections runs the report on one and two
+// connections, in keyset pages and in one query per part, and as an
+// account without the RELOAD privilege (which falls back to one
+// connection): every run gives the writers the same meta and rows.
+func TestSameReportWhateverTheConnections(t *testing.T) {
+	db, name := loanDB(t)
+	srv := testdb.Get(t)
+	user := fmt.Sprintf("rep_noreload_%d", os.Getpid())
+	srv.Exec(t, "", "CREATE USER IF NOT EXISTS '"+user+"'@'localhost'", "GRANT SELECT ON `"+name+"`.* TO '"+user+"'@'localhost'")
+	t.Cleanup(func() { srv.Exec(t, "", "DROP USER IF EXISTS '"+user+"'@'localhost'") })
+	cfg, err := mysql.ParseDSN(srv.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = user, ""
+	limited, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limited.Close() })
+	tpl, _ := LoadTemplate("")
+	now := func() time.Time { return time.Date(2024, 4, 2, 3, 4, 5, 0, time.UTC) }
+	runs := []struct {
+		name     string
+		db       *sql.DB
+		o        Options
+		conns    int
+		fallback bool
+	}{
+		{name: "one connection", db: db, o: Options{Connections: 1}, conns: 1},
+		{name: "two connections", db: db, o: Options{Connections: 2}, conns: 2},
+		{name: "two connections, pages of 50", db: db, o: Options{Connections: 2, PageRows: func() int { return 50 }}, conns: 2},
+		{name: "no RELOAD privilege", db: limited, o: Options{Connections: 2}, conns: 1, fallback: true},
+	}
+	var first *capture
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			o := r.o
+			o.Month, o.Lang, o.Now, o.TmpDir = "2024-03", "en", now, t.TempDir()
+			c := &capture{}
+			res, err := Run(context.Background(), r.db, tpl, o, name, []model.Writer{c}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Connections != r.conns || (res.Fallback != "") != r.fallback {
+				t.Errorf("ran on %d connections (fallback %q), want %d", res.Connections, res.Fallback, r.conns)
+			}
+			if first == nil {
+				first = c
+				return
+			}
+			if !reflect.DeepEqual(c.meta, first.meta) {
+				t.Errorf("meta differs from the first run's:\n%+v\n%+v", c.meta, first.meta)
+			}
+			for _, p := range tpl.Parts {
+				if !reflect.DeepEqual(c.rows[p.Key], first.rows[p.Key]) || !reflect.DeepEqual(c.totals[p.Key], first.totals[p.Key]) {
+					t.Errorf("part %s differs from the first run's (%d rows, first %d)", p.Key, len(c.rows[p.Key]), len(first.rows[p.Key]))
+				}
+			}
+		})
 	}
 }

@@ -2,14 +2,18 @@
 # make bench-report: the monthly report at a large fixture scale, against the
 # time the server alone needs to answer the same queries (each part as one
 # streamed query, output to /dev/null). Alternates the two, prints medians
-# and appends them to BENCHMARKS.md.
-#   BENCH_SCALE (default 100), BENCH_RUNS (default 3), BENCH_MONTH (default 2024-03)
+# and a breakdown (each query's time through the stock client alone and on
+# the report's connection, each part's client time, the files' tail) and
+# appends them to BENCHMARKS.md.
+#   BENCH_SCALE (default 100), BENCH_RUNS (default 3), BENCH_MONTH (default 2024-03),
+#   BENCH_THREADS (the report's --threads; default: its own default)
 set -euo pipefail
 BIN=${1:-bin/lms-backup}
 SCALE=${BENCH_SCALE:-100}
 RUNS=${BENCH_RUNS:-3}
 MONTH=${BENCH_MONTH:-2024-03}
 . "$(dirname "$0")/lib.sh"
+version=$(git describe --always --dirty 2>/dev/null || echo dev) # of the binary make built just before
 work=$(mktemp -d /tmp/lms-bench-report.XXXXXX)
 start_server "$work" --innodb-buffer-pool-size=2G
 conn=(--no-defaults --socket "$sock" --user root)
@@ -31,6 +35,8 @@ for p in t["parts"]:
 for q in qs:
     print(sub(q) + ";")
 PY
+threads=()
+[ -n "${BENCH_THREADS:-}" ] && threads=(--threads "$BENCH_THREADS")
 
 : >"$work/results"
 for run in $(seq 1 "$RUNS"); do
@@ -38,8 +44,19 @@ for run in $(seq 1 "$RUNS"); do
   /usr/bin/time -f "server-alone %e %U %S %M" -a -o "$work/results" \
     bash -c "mariadb --no-defaults --socket=$sock -uroot --quick -N lms < $work/queries.sql > /dev/null"
   /usr/bin/time -f "lms-backup-report %e %U %S %M" -a -o "$work/results" \
-    "$BIN" -q report "${conn[@]}" -D lms --month "$MONTH" --out "$work" --stats-json "$work/stats-$run.json"
+    "$BIN" --log-format json --log-level debug report "${conn[@]}" -D lms --month "$MONTH" --out "$work" \
+    --stats-json "$work/stats-$run.json" "${threads[@]}" 2>"$work/log-$run.json"
 done
+# Each query alone through the stock client, one after another (the
+# server-alone run above, query by query), for the breakdown.
+: >"$work/alone"
+n=0
+while IFS= read -r q; do
+  n=$((n + 1))
+  s=$(date +%s.%N)
+  printf '%s\n' "$q" | mariadb --no-defaults --socket="$sock" -uroot --quick -N lms >/dev/null
+  echo "$n $(date +%s.%N) $s" >>"$work/alone"
+done <"$work/queries.sql"
 rows=$(python3 -c "import json,glob; print(max(json.load(open(f))['peak_heap_bytes'] for f in glob.glob('$work/stats-*.json')))")
 report=$(python3 - "$work/results" "$SCALE" "$MONTH" "$rows" <<'PY'
 import sys, statistics, collections
@@ -57,5 +74,48 @@ for n in ["server-alone", "lms-backup-report"]:
 print(f"\nThe report takes {med['lms-backup-report'][0]/med['server-alone'][0]:.2f}x the server-alone time; its largest peak heap was {int(sys.argv[4])/2**20:.1f} MiB.")
 PY
 )
+breakdown=$(python3 - "$work" "$RUNS" <<'PY'
+import json, sys, statistics, collections, glob
+work, runs = sys.argv[1], int(sys.argv[2])
+t = json.load(open("templates/loans.json"))
+names = [f"summary {f['key']}" for f in t["summary"]] + ["aging", "daily collections", "daily disbursements"] + [f"part {p['key']}" for p in t["parts"]]
+alone = {}
+for line in open(f"{work}/alone"):
+    i, end, start = line.split()
+    alone[names[int(i) - 1]] = float(end) - float(start)
+server, client, waited, files = collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list)
+shared = {}
+for f in sorted(glob.glob(f"{work}/log-*.json")):
+    for line in open(f):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("msg") == "query done":
+            # Figures over the same rows are one query: "summary a, b".
+            q = d["query"].split(", ")
+            server[q[0]].append(d["server"])
+            for k in q[1:]:
+                shared["summary " + k] = q[0]
+        elif d.get("msg") == "part written":
+            client["part " + d["part"]].append(d["client"])
+            waited["part " + d["part"]].append(d["waited"])
+        elif d.get("msg") == "files written":
+            files["wall"].append(d["client"])
+            files["cpu"].append(d["cpu"])
+med = lambda xs: f"{statistics.median(xs):.2f}" if xs else ""
+print(f"Breakdown (medians of {runs} report runs; the stock client's column is one run of each query alone, starting the client included, about 0.04 s):\n")
+print("| query | stock client alone s | on the report's connection s | writers s (part) | writers waited s |")
+print("|---|---|---|---|---|")
+for n in names:
+    mine = f"in the query of {shared[n][8:]}" if n in shared else med(server[n])
+    print(f"| {n} | {alone.get(n, 0):.2f} | {mine} | {med(client[n])} | {med(waited[n])} |")
+print(f"| sum | {sum(alone.values()):.2f} | {sum(statistics.median(v) for v in server.values() if v):.2f} | "
+      f"{sum(statistics.median(v) for v in client.values() if v):.2f} | |")
+print(f"\nClosing the files (workbook and PDF side by side, after the last row): {med(files['wall'])} s wall, {med(files['cpu'])} s CPU.")
+PY
+)
 echo "$report"
-{ echo; echo "## Monthly report"; echo; echo "Produced by \`make bench-report\` (scripts/bench-report.sh) on $(date -u +%Y-%m-%d), $(nproc) cores."; echo; echo "$report"; } >>BENCHMARKS.md
+echo
+echo "$breakdown"
+{ echo; echo "## Monthly report"; echo; echo "Produced by \`make bench-report\` (scripts/bench-report.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, lms-backup $version${BENCH_THREADS:+, report --threads $BENCH_THREADS}."; echo; echo "$report"; echo; echo "$breakdown"; } >>BENCHMARKS.md

@@ -5,6 +5,7 @@
 package xlsx
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,9 @@ type Writer struct {
 	colStyle []int
 	cells    []excelize.Cell
 	row      []interface{} // reused for every row; row[i] is &cells[i] or nil
+	colNames []string      // column letters of the part's columns
+	swBuf    *bytes.Buffer // the stream's XML buffer (see appendRow); nil if unknown
+	xml      []byte        // one row's XML, reused
 }
 
 var _ model.Writer = (*Writer)(nil)
@@ -158,6 +162,10 @@ func (w *Writer) StartPart(p *model.Part) error {
 	w.cells = make([]excelize.Cell, n)
 	w.row = make([]interface{}, n)
 	w.header = make([]interface{}, n)
+	w.colNames = make([]string, n)
+	for i := range w.colNames {
+		w.colNames[i], _ = excelize.ColumnNumberToName(i + 1)
+	}
 	seen := make(map[string]bool, n)
 	for i := range p.Columns {
 		c := &p.Columns[i]
@@ -216,6 +224,10 @@ func (w *Writer) openSheet() error {
 		return fmt.Errorf("sheet %q: %w", w.sheet, err)
 	}
 	w.sheetRow = 1
+	w.swBuf = nil
+	if _, b, ok := streamBuffer(sw); ok {
+		w.swBuf = b
+	}
 	return nil
 }
 
@@ -298,7 +310,16 @@ func (w *Writer) Row(vals []model.Value) error {
 		w.row[i] = &w.cells[i]
 	}
 	w.sheetRow++
-	err := w.sw.SetRow("A"+strconv.Itoa(w.sheetRow), w.row)
+	var err error
+	var ok bool
+	if fastRows && w.swBuf != nil {
+		w.xml, ok = appendRow(w.xml[:0], w.sheetRow, w.colNames, w.cells, w.row)
+	}
+	if ok {
+		w.swBuf.Write(w.xml)
+	} else {
+		err = w.sw.SetRow("A"+strconv.Itoa(w.sheetRow), w.row)
+	}
 	for i := range w.cells {
 		w.cells[i].Value = nil // keep no reference to the caller's strings
 	}

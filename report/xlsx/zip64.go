@@ -7,7 +7,19 @@ import (
 	"io"
 	"io/fs"
 	"math"
+
+	"github.com/klauspost/compress/flate"
 )
+
+// deflateLevel is the compression level of every workbook entry, for
+// klauspost/compress's flate, a drop-in for compress/flate whose low
+// levels are several times faster. Deflating is the report's tail: it
+// starts after the last row. Measured on the scale-100 report's workbook
+// (CPU seconds of Close, 2 runs): compress/flate's default level 2.1-2.3 s
+// for 14.3 MB; klauspost level 1 0.34-0.44 s for 17.8 MB (+24%), level 4
+// 0.43-0.55 s (+15%), level 5 0.61-0.83 s (+4.7%), level 6 0.78-0.81 s
+// (+2.6%). The report's wall time comes first, so level 1.
+var deflateLevel = flate.BestSpeed
 
 // zip64Threshold is the uncompressed entry size from which archive/zip
 // switches an entry to ZIP64. A variable so tests can exercise the header
@@ -54,6 +66,9 @@ func newZipOut(out io.Writer) *zipOut {
 		}
 	}
 	z.zw = zip.NewWriter(&z.cw)
+	z.zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
+		return flate.NewWriter(w, deflateLevel)
+	})
 	return z
 }
 
