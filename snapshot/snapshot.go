@@ -6,10 +6,8 @@
 // STAGE BLOCK_COMMIT, else FLUSH TABLES WITH READ LOCK). Without the
 // privilege for either lock the group is one connection, and says why.
 //
-// The package knows nothing about what the connections are used for. The
-// dump's session (dump/session.go) does the same with its own copy of the
-// locking steps; it can move here once the binlog work on that file has
-// landed.
+// The package knows nothing about what the connections are used for: the
+// dump's readers (dump/session.go) and the report's queries use it.
 package snapshot
 
 import (
