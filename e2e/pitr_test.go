@@ -28,6 +28,16 @@ func pitrServer(t *testing.T) *testdb.Server {
 	return testdb.StartExtra(t, "--binlog-format=ROW", "--binlog-row-image=FULL")
 }
 
+// pitrSource starts a server that logs rows and creates a database with
+// the loans schema in it.
+func pitrSource(t *testing.T, prefix string) (*testdb.Server, *sql.DB, string) {
+	t.Helper()
+	srv := pitrServer(t)
+	src := srv.CreateDB(t, prefix)
+	pitrSchema(t, srv, src)
+	return srv, srv.Open(t, ""), src
+}
+
 // archiver is a running `lms-backup binlog`.
 type archiver struct {
 	cmd    *exec.Cmd
@@ -336,10 +346,7 @@ func TestPITR(t *testing.T) {
 // restart without a gap (a restore across both proves it), and reports a
 // binary log purged before it was archived as a gap (exit 9).
 func TestPITRFaults(t *testing.T) {
-	srv := pitrServer(t)
-	db := srv.Open(t, "")
-	src := srv.CreateDB(t, "pitr_src")
-	pitrSchema(t, srv, src)
+	srv, db, src := pitrSource(t, "pitr_src")
 	dir := t.TempDir()
 	// One connection: its position comes from its own snapshot.
 	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/", "--threads", "1"}, connArgs(srv)...)...)
@@ -462,10 +469,7 @@ func TestPITRFaults(t *testing.T) {
 // source at that moment (a wrong position would replay a transaction twice
 // or miss one).
 func TestPITRParallelDump(t *testing.T) {
-	srv := pitrServer(t)
-	db := srv.Open(t, "")
-	src := srv.CreateDB(t, "pitr_par")
-	pitrSchema(t, srv, src)
+	srv, db, src := pitrSource(t, "pitr_par")
 	srv.Exec(t, src, "INSERT INTO payments (loan_id, paid) SELECT seq % 60 + 1, seq FROM seq_1_to_20000")
 	var file string
 	var pos int64
@@ -661,10 +665,7 @@ func TestBinlogMemory(t *testing.T) {
 // TestPITREncrypted: with --encrypt-to the segments are age files, and a
 // restore to a moment with --identity equals the source at that moment.
 func TestPITREncrypted(t *testing.T) {
-	srv := pitrServer(t)
-	db := srv.Open(t, "")
-	src := srv.CreateDB(t, "pitr_enc")
-	pitrSchema(t, srv, src)
+	srv, db, src := pitrSource(t, "pitr_enc")
 	keys := t.TempDir()
 	identity, recipient := ageKeys(t, keys, "backup")
 	dir := t.TempDir()
@@ -703,10 +704,7 @@ func TestPITREncrypted(t *testing.T) {
 // segments and the partial copy of the file being written are uploaded,
 // and a restore from the bucket alone (no spool) reaches the moment.
 func TestPITRBucket(t *testing.T) {
-	srv := pitrServer(t)
-	db := srv.Open(t, "")
-	src := srv.CreateDB(t, "pitr_s3")
-	pitrSchema(t, srv, src)
+	srv, db, src := pitrSource(t, "pitr_s3")
 	s3 := s3Server(t)
 	bucket := s3.CreateBucket(t)
 	env := s3Env(s3, tests3.SecretKey)
@@ -764,24 +762,19 @@ func TestBinlogChecks(t *testing.T) {
 		}
 		a.stop(t)
 	})
-	t.Run("no REPLICATION SLAVE", func(t *testing.T) {
-		user := "binlog_nopriv"
-		srv.Exec(t, "", "CREATE USER IF NOT EXISTS "+user+"@localhost", "GRANT SELECT, BINLOG MONITOR ON *.* TO "+user+"@localhost")
-		t.Cleanup(func() { db.Exec("DROP USER IF EXISTS " + user + "@localhost") })
-		r := run(t, nil, nil, "binlog", "-o", dir, "--no-defaults", "--socket", srv.Socket, "--user", user)
-		if r.code != 3 || !strings.Contains(r.stderr, "GRANT REPLICATION SLAVE") {
-			t.Errorf("exit %d, want 3 naming the grant:\n%s", r.code, r.stderr)
-		}
-	})
-	t.Run("no BINLOG MONITOR", func(t *testing.T) {
-		user := "binlog_nomon"
-		srv.Exec(t, "", "CREATE USER IF NOT EXISTS "+user+"@localhost", "GRANT SELECT ON *.* TO "+user+"@localhost")
-		t.Cleanup(func() { db.Exec("DROP USER IF EXISTS " + user + "@localhost") })
-		r := run(t, nil, nil, "binlog", "-o", dir, "--no-defaults", "--socket", srv.Socket, "--user", user)
-		if r.code != 3 || !strings.Contains(r.stderr, "BINLOG MONITOR") {
-			t.Errorf("exit %d, want 3 naming the grant:\n%s", r.code, r.stderr)
-		}
-	})
+	for _, c := range []struct{ user, grants, want string }{
+		{"binlog_nopriv", "SELECT, BINLOG MONITOR", "GRANT REPLICATION SLAVE"}, // mariadb-binlog is refused
+		{"binlog_nomon", "SELECT", "BINLOG MONITOR"},                           // SHOW BINARY LOGS is refused
+	} {
+		t.Run("only "+c.grants, func(t *testing.T) {
+			srv.Exec(t, "", "CREATE USER IF NOT EXISTS "+c.user+"@localhost", "GRANT "+c.grants+" ON *.* TO "+c.user+"@localhost")
+			t.Cleanup(func() { db.Exec("DROP USER IF EXISTS " + c.user + "@localhost") })
+			r := run(t, nil, nil, "binlog", "-o", dir, "--no-defaults", "--socket", srv.Socket, "--user", c.user)
+			if r.code != 3 || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("exit %d, want 3 naming the grant (%s):\n%s", r.code, c.want, r.stderr)
+			}
+		})
+	}
 	t.Run("bad restore --until input", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "x.sql.zst")
 		os.WriteFile(file, []byte("x"), 0o600)
@@ -816,10 +809,7 @@ func TestBinlogChecks(t *testing.T) {
 // TestBinlogGap: a segment missing between two others is a gap: verify,
 // the archiver and a restore to a moment across it exit 9.
 func TestBinlogGap(t *testing.T) {
-	srv := pitrServer(t)
-	db := srv.Open(t, "")
-	src := srv.CreateDB(t, "pitr_gap")
-	pitrSchema(t, srv, src)
+	srv, db, src := pitrSource(t, "pitr_gap")
 	dir := t.TempDir()
 	mustRun(t, append([]string{"-q", "dump", "-D", src, "-o", dir + "/"}, connArgs(srv)...)...)
 	a := startArchiver(t, srv, dir)
