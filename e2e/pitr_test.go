@@ -137,6 +137,17 @@ func nextSecond(t *testing.T, db *sql.DB) string {
 	}
 }
 
+// markMoment waits for the next second, returns that moment and the state
+// of database src then, and waits for the second after: commits before
+// the call are before the moment, commits after it are after.
+func markMoment(t *testing.T, db *sql.DB, src string) (string, map[string]string) {
+	t.Helper()
+	until := nextSecond(t, db)
+	atT := pitrState(t, db, src)
+	nextSecond(t, db)
+	return until, atT
+}
+
 // pitrState is every base table of database name: its definition and its
 // CHECKSUM TABLE ... EXTENDED.
 func pitrState(t *testing.T, db *sql.DB, name string) map[string]string {
@@ -236,9 +247,7 @@ func TestPITR(t *testing.T) {
 		"COMMIT")
 	srv.Exec(t, other, "INSERT INTO audit VALUES (1, 'elsewhere')", "CREATE TABLE more (x INT)")
 	srv.Exec(t, src, "INSERT INTO "+ident(other)+".audit VALUES (2, 'from src')")
-	until := nextSecond(t, db)
-	atT := pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT := markMoment(t, db, src)
 	srv.Exec(t, src, "DELETE FROM loans", "DROP TABLE fees") // the mistake
 	var mistake int
 	mustScan(t, db.QueryRow("SELECT COUNT(*) FROM "+ident(src)+".loans"), &mistake)
@@ -366,9 +375,7 @@ func TestPITRFaults(t *testing.T) {
 	db = srv.Open(t, "")
 	srv.Exec(t, src, "ALTER TABLE payments ADD COLUMN channel VARCHAR(8)", "INSERT INTO payments (loan_id, paid, channel) VALUES (1, 5, 'cash')",
 		"INSERT INTO loans (borrower, amount) VALUES ('after the restart', 4)")
-	until := nextSecond(t, db)
-	atT := pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT := markMoment(t, db, src)
 	srv.Exec(t, src, "DELETE FROM payments")
 	restoreUntil(t, srv, dir, "pitr_faults", 90*time.Second, "--until", until)
 	// The restart recomputed the source's AUTO_INCREMENT counters (InnoDB
@@ -403,9 +410,7 @@ func TestPITRFaults(t *testing.T) {
 		}
 		return strings.Contains(a.stderr.String(), "received nothing")
 	}, a.stderr.String)
-	until = nextSecond(t, db)
-	atT = pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT = markMoment(t, db, src)
 	srv.Exec(t, src, "DELETE FROM loans")
 	restoreUntil(t, srv, dir, "pitr_stalled", 60*time.Second, "--until", until)
 	compareState(t, "restore after a stalled stream", withoutAutoIncrement(pitrState(t, db, "pitr_stalled")), withoutAutoIncrement(atT))
@@ -448,9 +453,7 @@ func TestPITRFaults(t *testing.T) {
 	a.stop(t)
 	a = startArchiver(t, srv, dir)
 	srv.Exec(t, src, "INSERT INTO loans (borrower, amount) VALUES ('later', 8)")
-	until = nextSecond(t, db)
-	atT = pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT = markMoment(t, db, src)
 	srv.Exec(t, src, "DELETE FROM loans")
 	v := mustRun(t, "verify", dir)
 	if !strings.Contains(v.stdout, "accepted gap") || !strings.Contains(v.stdout, "gaps: none") {
@@ -516,9 +519,7 @@ func TestPITRParallelDump(t *testing.T) {
 	if writeErr != nil {
 		t.Fatal(writeErr)
 	}
-	until := nextSecond(t, db)
-	atT := pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT := markMoment(t, db, src)
 	srv.Exec(t, src, "UPDATE loans SET amount = 0")
 	restoreUntil(t, srv, dir, "pitr_par_t", 20*time.Second, "--until", until)
 	compareState(t, "restore --until after a --threads 2 dump under writes", pitrState(t, db, "pitr_par_t"), atT)
@@ -673,9 +674,7 @@ func TestPITREncrypted(t *testing.T) {
 	a := startArchiver(t, srv, dir, "--encrypt-to", recipient, "--identity", identity)
 	srv.Exec(t, src, "UPDATE loans SET note = 'سر الإيصال' WHERE id = 5", "FLUSH BINARY LOGS",
 		"INSERT INTO loans (borrower, amount) VALUES ('in the spool', 9)")
-	until := nextSecond(t, db)
-	atT := pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT := markMoment(t, db, src)
 	srv.Exec(t, src, "DELETE FROM loans")
 	waitFor(t, "an encrypted segment", func() bool {
 		m, _ := filepath.Glob(filepath.Join(dir, "lms-binlog.*.zst.age"))
@@ -716,9 +715,7 @@ func TestPITRBucket(t *testing.T) {
 	a := startArchiverEnv(t, srv, loc, env, "--spool-dir", spool, "--upload-every", "1s")
 	srv.Exec(t, src, "UPDATE loans SET amount = amount + 1 WHERE id < 20", "FLUSH BINARY LOGS",
 		"INSERT INTO loans (borrower, amount) VALUES ('only in the partial copy', 9)")
-	until := nextSecond(t, db)
-	atT := pitrState(t, db, src)
-	nextSecond(t, db)
+	until, atT := markMoment(t, db, src)
 	srv.Exec(t, src, "DELETE FROM loans WHERE id > 3")
 	restoreUntilEnv(t, srv, loc, "pitr_s3_t", 30*time.Second, env, "--until", until)
 	compareState(t, "restore --until from the bucket", pitrState(t, db, "pitr_s3_t"), atT)
