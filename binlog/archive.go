@@ -152,6 +152,35 @@ func (a *Archive) Partial(ctx context.Context) (*Manifest, error) {
 	return newest, nil
 }
 
+// FetchPartial writes the partial copy of file to path, as Fetch does, and
+// returns the manifest it matched. The archiver replaces the copy and then
+// its manifest while a reader may be between the two: a copy that does not
+// match, or is gone, is read again with the manifest as it is then.
+func (a *Archive) FetchPartial(ctx context.Context, file, path string) (Manifest, error) {
+	var err error
+	for range 10 {
+		var m *Manifest
+		if m, err = a.Partial(ctx); err != nil {
+			return Manifest{}, err
+		}
+		if m == nil || m.File != file {
+			return Manifest{}, fmt.Errorf("%w: the partial copy of %s is gone (the file was archived meanwhile: run again)", ErrGap, file)
+		}
+		if err = a.Fetch(ctx, *m, path); err == nil {
+			return *m, nil
+		}
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, storage.ErrNotFound) {
+			return Manifest{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return Manifest{}, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return Manifest{}, err
+}
+
 func (a *Archive) deletePartial(ctx context.Context, file string) {
 	a.Store.Delete(ctx, PartialPrefix+file+manifestExt)
 	for _, ext := range []string{".zst", ".zst.age"} {

@@ -186,16 +186,21 @@ func (f *fetcher) next(ctx context.Context) (binlog.LocalFile, bool, error) {
 		return binlog.LocalFile{}, false, nil
 	}
 	var lf binlog.LocalFile
-	if f.i < segs || f.af.partial != nil && f.i == n-1 {
-		m := f.af.partial
-		if f.i < segs {
-			m = &f.af.segs[f.i]
-		}
+	switch {
+	case f.i < segs:
+		m := f.af.segs[f.i]
 		lf = binlog.LocalFile{Name: m.File, Path: filepath.Join(f.tmp, m.File)}
-		if err := f.arch.Fetch(ctx, *m, lf.Path); err != nil {
+		if err := f.arch.Fetch(ctx, m, lf.Path); err != nil {
 			return lf, false, err
 		}
-	} else {
+	case f.af.partial != nil && f.i == n-1:
+		lf = binlog.LocalFile{Name: f.af.partial.File, Path: filepath.Join(f.tmp, f.af.partial.File)}
+		m, err := f.arch.FetchPartial(ctx, lf.Name, lf.Path)
+		if err != nil {
+			return lf, false, err
+		}
+		f.af.partial = &m
+	default:
 		a := f.af.spooled[f.i-segs]
 		lf = binlog.LocalFile{Name: a.File, Path: filepath.Join(f.tmp, a.File)}
 		out, err := os.OpenFile(lf.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -288,14 +293,17 @@ func (e *appEnv) verifyPlace(c *cli.Context, p *place) error {
 			moment(d.header.Started, time.Local), pos)
 	}
 	arch := e.archiveOf(c, p)
-	checked := af.segs
-	if af.partial != nil {
-		checked = append(slices.Clone(checked), *af.partial)
-	}
-	for _, m := range checked {
+	for _, m := range af.segs {
 		if err := arch.Fetch(c.Context, m, os.DevNull); err != nil {
 			return err
 		}
+	}
+	if af.partial != nil {
+		m, err := arch.FetchPartial(c.Context, af.partial.File, os.DevNull)
+		if err != nil {
+			return err
+		}
+		af.partial = &m
 	}
 	switch {
 	case len(af.segs) == 0 && len(af.spooled) == 0 && af.partial == nil:
