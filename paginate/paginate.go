@@ -241,6 +241,8 @@ type Cursor struct {
 	num   [][]byte
 	named []driver.NamedValue
 	noRaw bool // the driver cannot run queries with arguments itself
+
+	order order // the proof behind Exact
 }
 
 // keyState is a key column and the copy of its value in the last row of the
@@ -268,6 +270,7 @@ func New(q Query, o Options) (*Cursor, error) {
 		log:      o.Log,
 		vals:     make([]sql.RawBytes, b.selected),
 		key:      make([]keyState, len(q.Key)),
+		order:    newOrder(q),
 	}
 	if c.pageSize == nil {
 		c.pageSize = func() int { return DefaultPageSize }
@@ -411,6 +414,7 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 		}
 		if c.next == "" || c.n < c.limit {
 			c.done = true
+			c.order.ended = true
 			return false
 		}
 	}
@@ -466,6 +470,7 @@ func (c *Cursor) checkKey() error {
 	if c.next == "" {
 		return nil
 	}
+	c.order.row(c.vals, c.key)
 	if c.n == 1 && c.pages > 1 && c.repeated() {
 		return ErrOverlap
 	}

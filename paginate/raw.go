@@ -124,6 +124,7 @@ func (c *Cursor) rawPage(ctx context.Context, dc any, fn func([]sql.RawBytes) er
 	}
 	if c.next == "" || c.n < c.limit {
 		c.done = true
+		c.order.ended = true
 	}
 	return nil
 }
