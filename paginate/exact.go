@@ -2,6 +2,8 @@ package paginate
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"math"
 	"strconv"
 )
 
@@ -98,14 +100,31 @@ func newOrder(q Query) order {
 }
 
 // row adds the current row's key (the values at the key's positions) to
-// the proof. Once the proof fails it costs nothing.
-func (o *order) row(vals []sql.RawBytes, key []keyState) {
+// the proof. dv, when not nil, holds the driver's values of the row: an
+// integer the driver decoded is taken as it is. Once the proof fails it
+// costs nothing.
+func (o *order) row(vals []sql.RawBytes, dv []driver.Value, key []keyState) {
 	if !o.holds {
 		return
 	}
 	for i := range key {
+		pos := key[i].pos
+		if dv != nil {
+			switch v := dv[pos].(type) {
+			case int64:
+				o.cur[i] = intKey{v: uint64(v) ^ 1<<63}
+				continue
+			case uint64:
+				if v <= math.MaxInt64 {
+					o.cur[i] = intKey{v: v ^ 1<<63}
+				} else {
+					o.cur[i] = intKey{big: true, v: v}
+				}
+				continue
+			}
+		}
 		var ok bool
-		if o.cur[i], ok = parseIntKey(vals[key[i].pos]); !ok {
+		if o.cur[i], ok = parseIntKey(vals[pos]); !ok {
 			o.holds = false
 			return
 		}

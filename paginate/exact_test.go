@@ -3,7 +3,10 @@ package paginate
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"strconv"
 	"testing"
 )
 
@@ -51,24 +54,41 @@ func TestOrderProof(t *testing.T) {
 		{"composite with text", []KeyColumn{num("a"), {Name: "s", Type: KeyText}}, nil, nil, [][]string{{"1", "6"}}, false},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			o := newOrder(Query{Key: tc.key, After: tc.after, Through: tc.through})
-			key := make([]keyState, len(tc.key))
-			for i := range key {
-				key[i] = keyState{KeyColumn: tc.key[i], pos: i}
-			}
-			for _, r := range tc.rows {
-				vals := make([]sql.RawBytes, len(r))
-				for i, v := range r {
-					vals[i] = sql.RawBytes(v)
+		// As paginate's Next hands rows over (text only), and as ForEach
+		// does (the driver's decoded integers beside the text).
+		for _, decoded := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/decoded=%v", tc.name, decoded), func(t *testing.T) {
+				o := newOrder(Query{Key: tc.key, After: tc.after, Through: tc.through})
+				key := make([]keyState, len(tc.key))
+				for i := range key {
+					key[i] = keyState{KeyColumn: tc.key[i], pos: i}
 				}
-				o.row(vals, key)
-			}
-			o.ended = true
-			if o.holds != tc.want {
-				t.Fatalf("proof holds = %v, want %v", o.holds, tc.want)
-			}
-		})
+				for _, r := range tc.rows {
+					vals := make([]sql.RawBytes, len(r))
+					var dv []driver.Value
+					if decoded {
+						dv = make([]driver.Value, len(r))
+					}
+					for i, v := range r {
+						vals[i] = sql.RawBytes(v)
+						if !decoded {
+							continue
+						}
+						if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+							dv[i] = n
+						} else if u, err := strconv.ParseUint(v, 10, 64); err == nil {
+							dv[i] = u
+						} else {
+							dv[i] = []byte(v)
+						}
+					}
+					o.row(vals, dv, key)
+				}
+				if o.holds != tc.want {
+					t.Fatalf("proof holds = %v, want %v", o.holds, tc.want)
+				}
+			})
+		}
 	}
 }
 

@@ -397,7 +397,7 @@ func (c *Cursor) Next(ctx context.Context, db Querier) bool {
 				return false
 			}
 			c.n++
-			if err := c.checkKey(); err != nil {
+			if err := c.checkKey(nil); err != nil {
 				c.fail(ctx, "read", c.pages, err)
 				return false
 			}
@@ -465,12 +465,13 @@ func (c *Cursor) page(ctx context.Context) string {
 // checkKey checks the first row of a keyset page against the key saved from
 // the page before (a repeat is ErrOverlap), and saves the key of a full
 // page's last row: LIMIT makes its n-th row the last, and only a full page
-// is followed by another.
-func (c *Cursor) checkKey() error {
+// is followed by another. dv, when not nil, holds the driver's values of the
+// row (ForEach), which spare the order proof parsing integers again.
+func (c *Cursor) checkKey(dv []driver.Value) error {
 	if c.next == "" {
 		return nil
 	}
-	c.order.row(c.vals, c.key)
+	c.order.row(c.vals, dv, c.key)
 	if c.n == 1 && c.pages > 1 && c.repeated() {
 		return ErrOverlap
 	}

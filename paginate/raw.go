@@ -108,7 +108,7 @@ func (c *Cursor) rawPage(ctx context.Context, dc any, fn func([]sql.RawBytes) er
 			return nil
 		}
 		c.n++
-		if err := c.checkKey(); err != nil {
+		if err := c.checkKey(c.dv); err != nil {
 			rows.Close()
 			c.fail(ctx, "read", c.pages, err)
 			return nil

@@ -48,3 +48,37 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendString encodes text shaped like a loan database's: short
+// names, e-mail addresses, dates and memos, a few with quotes to escape.
+func BenchmarkAppendString(b *testing.B) {
+	vals := [][]byte{[]byte("Ahmed Al-Farsi"), []byte("ahmed.alfarsi@example.com"), []byte("2024-03-15 10:22:01"),
+		[]byte("monthly installment, paid at the branch"), []byte("O'Brien"), []byte("عبدالله بن محمد"), []byte("")}
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	b.SetBytes(int64(n))
+	buf := make([]byte, 0, 4096)
+	for b.Loop() {
+		buf = buf[:0]
+		for _, v := range vals {
+			buf = AppendString(buf, v)
+		}
+	}
+}
+
+// TestAppendStringEveryByte: each of the 256 bytes, between two letters,
+// is written as it is or escaped exactly as the mariadb client reads it.
+func TestAppendStringEveryByte(t *testing.T) {
+	escaped := map[byte]string{0: `\0`, '\n': `\n`, '\r': `\r`, 0x1a: `\Z`, '\'': `\'`, '\\': `\\`}
+	for b := 0; b < 256; b++ {
+		want := "'a" + string([]byte{byte(b)}) + "z'"
+		if e, ok := escaped[byte(b)]; ok {
+			want = "'a" + e + "z'"
+		}
+		if got := string(AppendString(nil, []byte{'a', byte(b), 'z'})); got != want {
+			t.Errorf("byte 0x%02x: AppendString = %q, want %q", b, got, want)
+		}
+	}
+}
