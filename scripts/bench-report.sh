@@ -6,16 +6,19 @@
 # the report's connection, each part's client time, the files' tail) and
 # appends them to BENCHMARKS.md.
 #   BENCH_SCALE (default 100), BENCH_RUNS (default 3), BENCH_MONTH (default 2024-03),
-#   BENCH_THREADS (the report's --threads; default: its own default)
+#   BENCH_THREADS (the report's --threads; default: its own default),
+#   BENCH_POOL (innodb_buffer_pool_size, default 2G: the data in memory; 128M,
+#   the server's default, is the fund's machine, where scale 100 is 5x the pool)
 set -euo pipefail
 BIN=${1:-bin/lms-backup}
 SCALE=${BENCH_SCALE:-100}
 RUNS=${BENCH_RUNS:-3}
 MONTH=${BENCH_MONTH:-2024-03}
+POOL=${BENCH_POOL:-2G}
 . "$(dirname "$0")/lib.sh"
 version=$(git describe --always --dirty 2>/dev/null || echo dev) # of the binary make built just before
 work=$(mktemp -d /tmp/lms-bench-report.XXXXXX)
-start_server "$work" --innodb-buffer-pool-size=2G
+start_server "$work" --innodb-buffer-pool-size="$POOL"
 conn=(--no-defaults --socket "$sock" --user root)
 echo "bench-report: building the fixture at scale $SCALE" >&2
 "$BIN" -q fixture "${conn[@]}" -D lms --scale "$SCALE"
@@ -58,14 +61,14 @@ while IFS= read -r q; do
   echo "$n $(date +%s.%N) $s" >>"$work/alone"
 done <"$work/queries.sql"
 rows=$(python3 -c "import json,glob; print(max(json.load(open(f))['peak_heap_bytes'] for f in glob.glob('$work/stats-*.json')))")
-report=$(python3 - "$work/results" "$SCALE" "$MONTH" "$rows" <<'PY'
+report=$(python3 - "$work/results" "$SCALE" "$MONTH" "$rows" "$POOL" <<'PY'
 import sys, statistics, collections
 res = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     n, wall, u, s, rss = line.split()
     res[n].append((float(wall), float(u) + float(s), int(rss)))
 med = {n: [statistics.median(x[i] for x in v) for i in range(3)] for n, v in res.items()}
-print(f"Report for {sys.argv[3]} at fixture scale {sys.argv[2]}, medians of {len(res['server-alone'])} runs.\n")
+print(f"Report for {sys.argv[3]} at fixture scale {sys.argv[2]}, innodb_buffer_pool_size {sys.argv[5]}, medians of {len(res['server-alone'])} runs.\n")
 print("| what | wall s | CPU s (client) | peak RSS MiB |")
 print("|---|---|---|---|")
 for n in ["server-alone", "lms-backup-report"]:
