@@ -3,7 +3,6 @@ package dump
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os/exec"
 	"strings"
@@ -63,23 +62,11 @@ func TestFramesAndStatements(t *testing.T) {
 		if frames["r"] < 10 {
 			t.Fatalf("table r in %d frames: the frame size was not tested", frames["r"])
 		}
-		rd, err := dumpfile.NewReader(bytes.NewReader(out.Bytes()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			f, err := rd.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		readFrames(t, out.Bytes(), func(f *dumpfile.Frame) {
 			if f.Info.Kind == dumpfile.KindData && f.Info.Rows > 1 && len(f.Data) > frame {
 				t.Errorf("a frame of %d rows has %d bytes, over the frame size %d", f.Info.Rows, len(f.Data), frame)
 			}
-		}
-		rd.Close()
+		})
 		dst := srv.CreateDB(t, "fsr")
 		cmd := exec.Command("mariadb", append(srv.ClientArgs(), dst)...)
 		cmd.Stdin = bytes.NewReader(out.Bytes())

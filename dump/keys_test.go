@@ -110,28 +110,12 @@ func TestDumpCharsetKeys(t *testing.T) {
 // count, and returns the number of data frames per table.
 func trailerRows(t *testing.T, dump []byte, want map[string]int64) map[string]int {
 	t.Helper()
-	r, err := dumpfile.NewReader(bytes.NewReader(dump))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	frames := map[string]int{}
-	for {
-		f, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	tr := readFrames(t, dump, func(f *dumpfile.Frame) {
 		if f.Info.Kind == dumpfile.KindData {
 			frames[f.Info.Table]++
 		}
-	}
-	tr := r.Trailer()
-	if tr == nil {
-		t.Fatal("no trailer")
-	}
+	})
 	got := map[string]int64{}
 	for _, s := range tr.Tables {
 		got[s.Name] = s.Rows
@@ -142,6 +126,32 @@ func trailerRows(t *testing.T, dump []byte, want map[string]int64) map[string]in
 		}
 	}
 	return frames
+}
+
+// readFrames reads every frame of dump in order, hands each to fn (its
+// Data is valid only during the call) and returns the trailer.
+func readFrames(t *testing.T, dump []byte, fn func(*dumpfile.Frame)) *dumpfile.Trailer {
+	t.Helper()
+	r, err := dumpfile.NewReader(bytes.NewReader(dump))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(f)
+	}
+	tr := r.Trailer()
+	if tr == nil {
+		t.Fatal("no trailer")
+	}
+	return tr
 }
 
 // checksum returns CHECKSUM TABLE ... EXTENDED of schema.table.

@@ -123,14 +123,22 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 		fb, frameRows, frameSize = nil, 0, d.frameSize()
 		return err
 	}
+	// take gets the next frame's buffer, with room for the frame and its
+	// slack.
+	take := func() error {
+		var err error
+		if fb, err = d.pipe.get(ctx); err != nil {
+			return err
+		}
+		if cap(fb.buf) < frameSize+frameSlack {
+			fb.buf = make([]byte, 0, frameSize+frameSlack)
+		}
+		return nil
+	}
 	err = cur.ForEach(ctx, rd.conn, func(vals []sql.RawBytes) error {
 		if fb == nil {
-			var err error
-			if fb, err = d.pipe.get(ctx); err != nil {
+			if err := take(); err != nil {
 				return err
-			}
-			if cap(fb.buf) < frameSize+frameSlack {
-				fb.buf = make([]byte, 0, frameSize+frameSlack)
 			}
 		}
 		// The row is encoded in place, after a comma that continues the
@@ -158,12 +166,8 @@ func (d *dumper) dumpChunk(ctx context.Context, rd *reader, c chunk) error {
 				if err := flush(); err != nil {
 					return err
 				}
-				var err error
-				if fb, err = d.pipe.get(ctx); err != nil {
+				if err := take(); err != nil {
 					return err
-				}
-				if cap(fb.buf) < frameSize+frameSlack {
-					fb.buf = make([]byte, 0, frameSize+frameSlack)
 				}
 			} else if stmtLen > 0 {
 				fb.buf = append(fb.buf, ";\n"...)
